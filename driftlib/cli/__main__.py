@@ -1,0 +1,3 @@
+from driftlib.cli import main
+
+main()

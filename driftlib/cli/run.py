@@ -1,0 +1,61 @@
+"""`driftlib run`: one run date of the four notebooks, with a summary table at the end."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from driftlib.cli._common import handle_errors
+from driftlib.config import load_params
+from driftlib.pipeline import RunResult, run_pipeline
+
+PARAMS_OPT = typer.Option(..., "--params", "-p", help="params YAML of the monitored model")
+
+
+def print_summary(run: RunResult) -> None:
+    typer.echo(f"\nRun {run.run_date} for {run.model}: {run.status.upper()} in {run.duration_s:.1f} s")
+    for nb in run.notebooks:
+        headline = (nb.result or {}).get("headline") or nb.error or ""
+        typer.echo(f"  {nb.name:<22} {nb.status:<8} {nb.duration_s:>6.1f} s  {headline[:100]}")
+    for warning in run.warnings:
+        typer.echo(f"  warning: {warning}", err=True)
+    typer.echo(f"Reports: {run.output_dir}  ·  index: {run.output_dir.parent / 'index.html'}")
+
+
+@handle_errors
+def run(
+    params: Path = PARAMS_OPT,
+    date: Optional[str] = typer.Option(None, "--date", "-d", help="run date YYYY-MM-DD (default: today, UTC)"),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="run just this notebook (repeatable)"),
+    force_retrain: bool = typer.Option(False, "--force-retrain", help="retrain even without drift"),
+    fail_on_drift: bool = typer.Option(
+        False, "--fail-on-drift",
+        help="exit 3 on data drift, 4 on concept drift, 5 on both (after a successful run)"),
+    wait: bool = typer.Option(False, "--wait", help="wait for a running run instead of exiting"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines"),
+) -> None:
+    """Run the notebooks for one date into outputs/<date>/ and refresh outputs/index.html.
+
+    Exit codes: 0 success, 1 a notebook failed, 2 bad input or configuration,
+    3/4/5 data/concept/both drift found (only with --fail-on-drift).
+    """
+    cfg = load_params(params)
+    names = [_resolve_name(n) for n in (only or [])] or None
+    result = run_pipeline(cfg, date, only=names, wait=wait,
+                          extra={"04_retraining": {"force": True}} if force_retrain else None,
+                          progress=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)))
+    print_summary(result)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+    if fail_on_drift:
+        raise typer.Exit(result.drift_exit_code())
+
+
+def _resolve_name(name: str) -> str:
+    """Accept `02`, `02_data_drift`, `data_drift` or a path to the notebook."""
+    from driftlib.config import NOTEBOOKS
+
+    stem = Path(name).stem
+    matches = [n for n in NOTEBOOKS if n == stem or n.startswith(stem + "_") or n.endswith("_" + stem)]
+    return matches[0] if len(matches) == 1 else stem

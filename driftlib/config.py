@@ -1,0 +1,249 @@
+"""The params model: one validated object per monitored model, loaded from `params/*.yaml`.
+
+Everything downstream receives a `Params`; nothing reads YAML or environment on its own. Relative
+paths are resolved against `root` (itself relative to the params file), so a run behaves the same
+from any working directory, in a papermill kernel or under cron.
+"""
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from driftlib.errors import ConfigError
+
+NOTEBOOKS = ("01_reference_capture", "02_data_drift", "03_concept_drift", "04_retraining")
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TableSource(Strict):
+    """A table on disk: a CSV/Parquet/JSONL file or a glob of them, optionally cut to [start, end)."""
+
+    path: str = Field(description="file or glob (csv, parquet, jsonl)")
+    start: str | None = Field(None, description="inclusive ISO date/time on the timestamp column")
+    end: str | None = Field(None, description="exclusive ISO date/time on the timestamp column")
+
+
+class Columns(Strict):
+    timestamp: str = Field(description="event time column (UTC)")
+    target: str | None = Field(None, description="true label column (absent until labels arrive)")
+    prediction: str = "prediction"
+    probability: str | None = "probability"
+    id: str | None = Field(None, description="unique record id, if the data has one")
+
+
+class Features(Strict):
+    """Feature lists; both empty means infer from the reference dtypes."""
+
+    numeric: list[str] = []
+    categorical: list[str] = []
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+class Production(Strict):
+    """Where production traffic comes from: the service's inference log, or a plain table."""
+
+    source: Literal["log", "table"] = "log"
+    path: str | None = Field(None, description="table file/glob when source is 'table'")
+
+    @model_validator(mode="after")
+    def _table_needs_path(self) -> "Production":
+        if self.source == "table" and not self.path:
+            raise ValueError("production.path is required when production.source is 'table'")
+        return self
+
+
+class LogConfig(Strict):
+    sink: str = Field("jsonl", description="log sink name (see driftlib.logsink)")
+    dir: str = "logs"
+
+
+class ColumnTest(Strict):
+    method: str | None = None
+    threshold: float | None = None
+
+
+class DriftConfig(Strict):
+    drift_share: float = Field(0.5, gt=0, le=1)
+    min_rows: int = Field(100, ge=1, description="windows with fewer rows are 'insufficient data'")
+    window: str = Field("1D", description="pandas offset (1D, 7D, ...) or a row count")
+    columns: dict[str, ColumnTest] = {}
+    evidently_sample: int = Field(20000, ge=100, description="rows per side for Evidently's HTML")
+
+
+class ConceptConfig(Strict):
+    window: str = "7D"
+    min_labels: int = Field(200, ge=10)
+    metric: str = "roc_auc"
+    n_bootstrap: int = Field(200, ge=20)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+
+
+class ModelConfig(Strict):
+    registry: str = "models"
+    estimator: str = Field("hist_gradient_boosting", description="see driftlib.retrain.ESTIMATORS")
+    params: dict[str, Any] = {}
+    train: TableSource | None = Field(None, description="initial training data (models train)")
+
+
+class RetrainConfig(Strict):
+    strategy: Literal["all", "sliding", "weighted"] = "sliding"
+    window_days: int = Field(60, ge=1)
+    half_life_days: float = Field(30, gt=0)
+    holdout_days: int = Field(14, ge=1)
+    metric: str = "roc_auc"
+    min_improvement: float = Field(0.005, ge=0)
+    slice_columns: list[str] = []
+    slice_tolerance: float = Field(0.02, ge=0)
+    min_slice_rows: int = Field(200, ge=1)
+    force: bool = False
+    n_bootstrap: int = Field(500, ge=50, description="paired bootstrap resamples of the holdout")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="level of the metric-difference CI")
+    min_train_rows: int = Field(1000, ge=10, description="fewer labelled training rows: skipped")
+    min_holdout_rows: int = Field(500, ge=10, description="fewer labelled holdout rows: skipped")
+    seed: int = Field(0, description="random state for the bootstrap")
+
+
+class ServiceConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(5_000_000, ge=1024)
+    max_batch: int = Field(10_000, ge=1)
+
+
+class MonitoringConfig(Strict):
+    textfile_dir: str = "outputs/metrics"
+    evidently_workspace: str | None = "outputs/evidently"
+    expected_interval_hours: float = Field(26, gt=0)
+    performance_drop: float = Field(0.05, ge=0)
+    drift_consecutive_runs: int = Field(3, ge=1, description="alert after this many runs in a row with dataset drift")
+    important_features: list[str] = Field([], description="features whose drift alone raises an alert")
+    max_error_ratio: float = Field(0.05, gt=0, le=1, description="alert when this share of requests fails (5xx)")
+    service_job: str = Field("driftlib", description="Prometheus job name scraping `driftlib serve`")
+
+
+class RunConfig(Strict):
+    outputs: str = "outputs"
+    notebooks: str = Field("notebooks", description="folder holding the four notebooks")
+    state_dir: str = Field("state", description="captured reference, locks")
+    lookback_days: int = Field(28, ge=1, description="production window before the run date")
+    cell_timeout_s: int = Field(600, ge=1)
+    notebook_timeout_s: int = Field(900, ge=1)
+
+
+class Params(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="model name; labels metrics")
+    root: str = Field(".", description="base for relative paths, relative to this file")
+    task: Literal["classification", "regression"] = "classification"
+    reference: TableSource
+    production: Production = Production()
+    columns: Columns
+    features: Features = Features()
+    log: LogConfig = LogConfig()
+    model: ModelConfig = ModelConfig()
+    drift: DriftConfig = DriftConfig()
+    concept: ConceptConfig = ConceptConfig()
+    retrain: RetrainConfig = RetrainConfig()
+    service: ServiceConfig = ServiceConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    run: RunConfig = RunConfig()
+    source_file: str | None = Field(None, exclude=True, description="set by load_params")
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, v: str) -> str:
+        return v.strip()
+
+    # -- paths -----------------------------------------------------------------------------------
+    @property
+    def root_dir(self) -> Path:
+        base = Path(self.source_file).parent if self.source_file else Path.cwd()
+        return (base / self.root).resolve()
+
+    def path(self, value: str | Path) -> Path:
+        """Resolve a configured path against `root`."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.root_dir / p)
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.path(self.run.outputs)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.run.state_dir)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.path(self.log.dir)
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.path(self.model.registry)
+
+
+def _field_name(loc: tuple) -> str:
+    return ".".join(str(x) for x in loc if not str(x).startswith("function-"))
+
+
+def _first_error(err: ValidationError) -> str:
+    e = err.errors()[0]
+    field = _field_name(e["loc"]) or "(top level)"
+    if e["type"] == "extra_forbidden":
+        return f"unknown key '{field}'"
+    if e["type"] == "missing":
+        return f"missing required key '{field}'"
+    return f"field '{field}': {e['msg']}"
+
+
+def parse_params(data: Any, source: str = "<params>") -> Params:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
+    try:
+        params = Params.model_validate({**data, "source_file": source})
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_first_error(err)}") from None
+    return params
+
+
+def load_params(path: str | Path, *, check_files: bool = True) -> Params:
+    """Load and validate a params file; raise ConfigError naming the file and field."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: params file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}") from None
+    params = parse_params(data, str(p.resolve()))
+    if check_files:
+        check_inputs(params)
+    return params
+
+
+def _check_glob(params: Params, field: str, value: str) -> None:
+    path = params.path(value)
+    if not glob.glob(str(path)):
+        raise ConfigError(f"{params.source_file}: field '{field}': no file matches {path}")
+
+
+def check_inputs(params: Params) -> None:
+    """Fail before any notebook runs when a configured input file does not exist."""
+    _check_glob(params, "reference.path", params.reference.path)
+    if params.production.source == "table":
+        _check_glob(params, "production.path", params.production.path or "")
+    if params.model.train is not None:
+        _check_glob(params, "model.train.path", params.model.train.path)

@@ -38,6 +38,7 @@ class Columns(Strict):
     prediction: str = "prediction"
     probability: str | None = "probability"
     id: str | None = Field(None, description="unique record id, if the data has one")
+    label_timestamp: str | None = Field(None, description="when each label arrived (table sources)")
 
 
 class Features(Strict):
@@ -67,6 +68,8 @@ class Production(Strict):
 class LogConfig(Strict):
     sink: str = Field("jsonl", description="log sink name (see driftlib.logsink)")
     dir: str = "logs"
+    fsync: bool = Field(False, description="fsync every log write (survives power loss, not only "
+                        "a crashed server; much slower)")
 
 
 class ColumnTest(Strict):
@@ -88,6 +91,20 @@ class ConceptConfig(Strict):
     metric: str = "roc_auc"
     n_bootstrap: int = Field(200, ge=20)
     confidence: float = Field(0.95, gt=0.5, lt=1)
+    metrics: list[str] | None = Field(None, description="metrics reported; None = all for the task")
+    tolerance: float = Field(0.0, ge=0, description="degraded only if the interval is this far below the reference")
+    alpha: float = Field(0.01, gt=0, lt=0.5, description="false-alarm level of the concept and data checks")
+    learner: str = Field("hgb", description="model of P(y|x) in the concept test (see driftlib.concept.shift)")
+    reference_ratio: float = Field(2.0, gt=0, description="reference rows per labelled window row in the test")
+    test_windows: bool = Field(True, description="also run the concept test on every timeline window")
+    calibration: str = Field("isotonic", description="isotonic | sigmoid, fitted on the reference")
+    detectors: list[str] = ["adwin", "page_hinkley", "ddm"]
+    min_agreement: int = Field(2, ge=1, description="detectors that must agree on a change point")
+    onset_tolerance: str = Field("7D", description="how close in time agreeing detections must be")
+    slice_metric: str = "accuracy"
+    min_slice_rows: int = Field(50, ge=5)
+    n_slices: int = Field(10, ge=1)
+    seed: int = 0
 
 
 class ModelConfig(Strict):
@@ -120,6 +137,8 @@ class ServiceConfig(Strict):
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(5_000_000, ge=1024)
     max_batch: int = Field(10_000, ge=1)
+    reload_interval_s: float = Field(0.5, gt=0, description="how often the service checks the "
+                                     "registry's CURRENT pointer for a new model")
 
 
 class MonitoringConfig(Strict):

@@ -133,17 +133,28 @@ def load_production(params: Params, start=None, end=None, as_of=None) -> pd.Data
 
 def _production_from_table(params, start, end, as_of) -> pd.DataFrame:
     c = params.columns
+    where = str(params.path(params.production.path or ""))
     df = read_window(params, TableSource(path=params.production.path), start, end)
-    if LABEL_TIME in df.columns:
-        df[LABEL_TIME] = pd.to_datetime(df[LABEL_TIME], utc=True)
-    else:
-        df[LABEL_TIME] = df[c.timestamp] if c.target and c.target in df.columns else pd.NaT
-    if c.target and c.target in df.columns and as_of is not None:
+    has_target = bool(c.target) and c.target in df.columns
+    if c.label_timestamp:
+        df = with_utc_timestamp(df, c.label_timestamp, where).rename(columns={c.label_timestamp: LABEL_TIME})
+    else:  # no arrival times: a label present in the table counts as known at event time
+        df[LABEL_TIME] = df[c.timestamp] if has_target else pd.NaT
+    if not has_target and c.target:
+        df[c.target] = np.nan
+    elif as_of is not None:
         late = df[LABEL_TIME].isna() | (df[LABEL_TIME] >= utc(as_of))
         df[c.target] = df[c.target].astype("float64").mask(late)
-    elif c.target and c.target not in df.columns:
-        df[c.target] = np.nan
+    if c.prediction not in df.columns and not df.empty:
+        df = add_predictions(df, _current_model(params), params)
     return df
+
+
+def _current_model(params: Params):
+    """Tables of raw traffic carry no predictions: score them with the model in production."""
+    from driftlib.registry import Registry
+
+    return Registry(params.registry_dir).load().model
 
 
 def _production_from_log(params, start, end, as_of) -> pd.DataFrame:

@@ -64,8 +64,9 @@ _SPECS = [
     _run("driftlib_drifted_features_ratio", "Share of drifted features in the latest run (0-1)."),
     _run("driftlib_dataset_drift", "1 if the latest run found dataset drift, else 0."),
     _run("driftlib_dataset_drift_consecutive_runs", "Consecutive runs, up to the latest, with dataset drift."),
-    _run("driftlib_prediction_drift", "1 if the model's predictions drifted in the latest run, else 0."),
-    _run("driftlib_prediction_drift_score", "Drift score of the prediction column in the latest run."),
+    _run("driftlib_prediction_drift", "1 if a model output column (prediction, probability) drifted in the "
+         "latest run, else 0.", "column"),
+    _run("driftlib_prediction_drift_score", "Drift score of a model output column in the latest run.", "column"),
     _run("driftlib_rows_analysed", "Production rows analysed for data drift in the latest run."),
     # -- concept drift (notebook 03) ---------------------------------------------------------------
     _run("driftlib_label_coverage_ratio", "Share of analysed predictions whose true label had arrived."),
@@ -104,6 +105,14 @@ _SPECS = [
                "not be written.", ("kind",), "service"),
     MetricSpec("driftlib_model_info", "gauge", "1, labelled with the model version the service is serving.",
                ("model", "version"), "service"),
+    MetricSpec("driftlib_predicted_class_total", "counter", "Predictions by predicted class.",
+               ("model", "class"), "service"),
+    MetricSpec("driftlib_unknown_categories_total", "counter", "Request values outside the reference "
+               "categories, by feature.", ("model", "feature"), "service"),
+    MetricSpec("driftlib_model_reloads_total", "counter", "Model (re)loads by result.", ("model", "result"),
+               "service"),
+    MetricSpec("driftlib_feedback_records_total", "counter", "Feedback records by result (accepted, "
+               "unknown request id).", ("model", "result"), "service"),
 ]
 CATALOGUE: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
 RUN_METRICS = tuple(s.name for s in _SPECS if s.source == "run")
@@ -210,46 +219,65 @@ def _drift_samples(out: _Samples, r: dict, important: set[str]) -> None:
     out.add("driftlib_drifted_features", drifted)
     out.add("driftlib_drifted_features_ratio", r.get("share_drifted"))
     out.add("driftlib_dataset_drift", r.get("dataset_drift"))
-    pred = r.get("prediction_drift")
-    if isinstance(pred, dict):
-        out.add("driftlib_prediction_drift", pred.get("drifted"))
-        out.add("driftlib_prediction_drift_score", pred.get("score"))
-    else:
-        out.add("driftlib_prediction_drift", pred)
-    out.add("driftlib_rows_analysed", _first(r, "rows_current", "n_current", "current_rows", "rows"))
+    for column, drift in _output_drift(r.get("prediction_drift")).items():
+        out.add("driftlib_prediction_drift", drift.get("drifted"), column=column)
+        out.add("driftlib_prediction_drift_score", drift.get("score"), column=column)
+    out.add("driftlib_rows_analysed", _first(r, "n_rows", "n_current", "rows"))
 
 
-def _latest_window(windows: Any, kind: str) -> dict | None:
-    """The last window with a value for `kind` (windows are in time order)."""
+def _output_drift(value: Any) -> dict[str, dict]:
+    """{column: {drifted, score}} from a flag, one column's dict, or a dict of columns."""
+    if isinstance(value, dict) and not ({"drifted", "score"} & set(value)):
+        return {str(k): v for k, v in value.items() if isinstance(v, dict)}
+    if isinstance(value, dict):
+        return {"prediction": value}
+    return {} if value is None else {"prediction": {"drifted": value}}
+
+
+def _latest_block(windows: Any, kind: str, metric: str) -> dict | None:
+    """{value, lower, upper} of the last window with a `kind` value (windows are in time order)."""
     for window in reversed(windows if isinstance(windows, list) else []):
-        if isinstance(window, dict) and _num(_kind_block(window, kind).get("value")) is not None:
-            return window
+        block = _kind_block(window, kind, metric) if isinstance(window, dict) else {}
+        if _num(block.get("value")) is not None:
+            return block
     return None
 
 
-def _kind_block(window: dict, kind: str) -> dict:
-    """A window's {value, lower, upper} for `kind`, nested (`realized: {...}`) or flat (`realized_lower`)."""
+def _interval(value: Any) -> dict:
+    if isinstance(value, dict):
+        return {"value": _first(value, "value", "mean", "score"), "lower": value.get("lower"),
+                "upper": value.get("upper")}
+    return {"value": value}
+
+
+def _kind_block(window: dict, kind: str, metric: str) -> dict:
+    """A window's interval for `kind`: `{kind: {metric: {...}}}`, `{kind: {...}}`, `{kind: x, kind_lower: ..}`;
+    a window with only `{metric: ...}` holds realized values."""
     nested = window.get(kind)
-    if isinstance(nested, dict):
-        return {"value": _first(nested, "value", "metric", "score"), "lower": nested.get("lower"),
-                "upper": nested.get("upper")}
-    return {"value": nested, "lower": window.get(f"{kind}_lower"), "upper": window.get(f"{kind}_upper")}
+    if isinstance(nested, dict) and metric in nested:
+        nested = nested[metric]
+    if nested is None:
+        return _interval(window.get(metric)) if kind == "realized" else {}
+    block = _interval(nested)
+    if not isinstance(nested, dict):
+        block.update(lower=window.get(f"{kind}_lower"), upper=window.get(f"{kind}_upper"))
+    return block
 
 
 def _concept_samples(out: _Samples, r: dict, metric: str) -> None:
-    out.add("driftlib_label_coverage_ratio", r.get("label_coverage"))
+    coverage = r.get("label_coverage")
+    out.add("driftlib_label_coverage_ratio", coverage.get("coverage") if isinstance(coverage, dict) else coverage)
     metric = str(r.get("metric") or metric)
     for kind in ("realized", "estimated"):
-        window = _latest_window(r.get("windows"), kind)
-        if window is not None:
-            block = _kind_block(window, kind)
+        block = _latest_block(r.get("windows"), kind, metric)
+        if block is not None:
             out.add("driftlib_performance", block["value"], metric=metric, kind=kind)
-            out.add("driftlib_performance_lower", block["lower"], metric=metric, kind=kind)
-            out.add("driftlib_performance_upper", block["upper"], metric=metric, kind=kind)
+            out.add("driftlib_performance_lower", block.get("lower"), metric=metric, kind=kind)
+            out.add("driftlib_performance_upper", block.get("upper"), metric=metric, kind=kind)
     reference = r.get("reference")
     if isinstance(reference, dict):
-        reference = _first(reference, "value", "metric", metric)
-    out.add("driftlib_performance_reference", reference, metric=metric)
+        reference = reference.get(metric, reference)
+    out.add("driftlib_performance_reference", _interval(reference)["value"], metric=metric)
     out.add("driftlib_performance_degraded", r.get("degraded"))
     verdict = r.get("verdict")
     if verdict is not None:

@@ -312,6 +312,19 @@ class RetrainDecision:
     comparison: Comparison | None = None
     training: dict = field(default_factory=dict)
     holdout: dict = field(default_factory=dict)
+    scores: pd.DataFrame | None = field(default=None, repr=False)  # holdout: time, label, both scores
+
+    def timeline(self, freq: str = "D") -> pd.DataFrame:
+        """The metric of both models per period of the holdout: is the gain steady or one day?"""
+        if self.scores is None or self.scores.empty:
+            return pd.DataFrame(columns=["period", "n", "champion", "challenger"])
+        rows = []
+        for period, g in self.scores.groupby(pd.Grouper(key="timestamp", freq=freq)):
+            if len(g):
+                rows.append({"period": period, "n": len(g),
+                             "champion": metric_value(self.metric, g["label"], g["champion"]),
+                             "challenger": metric_value(self.metric, g["label"], g["challenger"])})
+        return pd.DataFrame(rows)
 
     @property
     def delta(self) -> float | None:
@@ -417,8 +430,13 @@ def retrain(params: Params, labelled: pd.DataFrame, *, registry: Registry | None
     if params.task == "classification":
         y = y.astype(int)
     slice_cols = cfg.slice_columns or categorical
-    comparison = compare(cfg.metric, y, model_scores(champion.model, X, params.task),
-                         model_scores(challenger, X, params.task),
+    missing = [col for col in slice_cols if col not in holdout.columns]
+    if missing:
+        raise ConfigError(f"field 'retrain.slice_columns': no column(s) {', '.join(missing)} in the data")
+    scores = pd.DataFrame({"timestamp": holdout[ts].reset_index(drop=True), "label": y,
+                           "champion": model_scores(champion.model, X, params.task),
+                           "challenger": model_scores(challenger, X, params.task)})
+    comparison = compare(cfg.metric, y, scores["champion"].to_numpy(), scores["challenger"].to_numpy(),
                          slices=holdout[slice_cols], n_bootstrap=cfg.n_bootstrap,
                          confidence=cfg.confidence, min_slice_rows=cfg.min_slice_rows, seed=cfg.seed)
     ok, reasons = gate(comparison, cfg.min_improvement, cfg.slice_tolerance)
@@ -442,7 +460,8 @@ def retrain(params: Params, labelled: pd.DataFrame, *, registry: Registry | None
         registry.promote(version, reason=f"gate passed: {reasons[0]}")
     return RetrainDecision("promoted" if ok else "rejected", reasons, registry.current_version(),
                            champion=champion_v, challenger=version, metric=cfg.metric,
-                           comparison=comparison, training=training, holdout=holdout_info)
+                           comparison=comparison, training=training, holdout=holdout_info,
+                           scores=scores)
 
 
 def _leak_warning(card: dict, cut: pd.Timestamp) -> str | None:

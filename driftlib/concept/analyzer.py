@@ -1,0 +1,317 @@
+"""Is the model still right, and since when? The concept drift investigation behind notebook 03.
+
+`ConceptDriftAnalyzer(params).fit(reference, model=None).score(production, as_of=run_date)` returns a
+`ConceptReport`: per time window the label coverage and lag, realized metrics with bootstrap intervals
+next to label-free estimates, target and prediction drift; for the run window (the `run.lookback_days`
+before the run date) the verdict of the concept-vs-covariate test; the onset from the error stream;
+the slices that dropped most and the calibration curves.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import calibration_curve
+
+from driftlib.concept import windows as W
+from driftlib.concept.estimate import PerformanceEstimator, make_calibrator
+from driftlib.concept.metrics import DEFAULTS, Rows, bootstrap, get_metric, interval
+from driftlib.concept.onset import OnsetDetector
+from driftlib.concept.report import ConceptReport, headline
+from driftlib.concept.shift import ConceptShiftTest, CovariateShiftCheck, feature_frame, make_learner
+from driftlib.concept.slices import slice_drops
+from driftlib.config import Params
+from driftlib.errors import ConfigError, InputError
+
+VERDICTS = ("stable", "data drift only", "concept drift", "both", "insufficient labels")
+
+
+def verdict(n_labelled: int, min_labels: int, concept: bool | None, data: bool | None) -> str:
+    if n_labelled < min_labels or concept is None:
+        return "insufficient labels"
+    return {(False, False): "stable", (False, True): "data drift only",
+            (True, False): "concept drift", (True, True): "both"}[(bool(concept), bool(data))]
+
+
+def _data_drift_flag(value) -> dict | None:
+    """Accept notebook 02's result dict, a bare boolean, or None (then the cheap check runs)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if "dataset_drift" not in value:
+            raise InputError("data_drift: expected notebook 02's result with a 'dataset_drift' key")
+        return {"drifted": bool(value["dataset_drift"]), "share_drifted": value.get("share_drifted"),
+                "source": "02_data_drift"}
+    return {"drifted": bool(value), "share_drifted": None, "source": "argument"}
+
+
+class ConceptDriftAnalyzer:
+    """Fit on the labelled reference (with the model's outputs); score production history."""
+
+    def __init__(self, params: Params, *, random_state: int | None = None):
+        self.params = params
+        self.cfg = params.concept
+        self.task = params.task
+        self.seed = self.cfg.seed if random_state is None else random_state
+        if not params.columns.target:
+            raise ConfigError(f"{params.source_file}: field 'columns.target': concept drift needs the label column")
+        self.metric = get_metric(self.cfg.metric, self.task)
+        self.slice_metric = get_metric(self.cfg.slice_metric, self.task, "concept.slice_metric")
+        for name in self.cfg.metrics or []:
+            get_metric(name, self.task, "concept.metrics")
+        self.spec = W.window_spec(self.cfg.window)
+        make_calibrator(self.cfg.calibration)
+        make_learner(self.cfg.learner, self.task, self.seed)
+        self._onset = OnsetDetector(self.cfg.detectors, self.cfg.min_agreement, self.cfg.onset_tolerance,
+                                    binary_errors=self.task == "classification")
+
+    # -- columns -----------------------------------------------------------------------------------
+    @property
+    def _c(self):
+        return self.params.columns
+
+    def _score_col(self, df: pd.DataFrame) -> str | None:
+        p = self._c.probability
+        ok = self.task == "classification" and p and p in df.columns and df[p].notna().any()
+        return p if ok else None
+
+    def _rows(self, df: pd.DataFrame) -> Rows:
+        s = self.score_col_
+        return Rows.of(None if s is None else df[s].to_numpy(float), df[self._c.prediction].to_numpy(float))
+
+    def _y(self, df: pd.DataFrame) -> np.ndarray:
+        return pd.to_numeric(df[self._c.target], errors="coerce").to_numpy(float)
+
+    # -- fit ---------------------------------------------------------------------------------------
+    def fit(self, reference: pd.DataFrame, model=None) -> "ConceptDriftAnalyzer":
+        from driftlib.data import add_predictions, feature_lists
+
+        c = self._c
+        if c.target not in reference.columns:
+            raise InputError(f"reference: missing label column '{c.target}'")
+        needs_model = c.prediction not in reference.columns or (
+            self.task == "classification" and c.probability and c.probability not in reference.columns)
+        if needs_model:
+            if model is None:
+                raise InputError(f"reference: missing column '{c.prediction}' and no model to score it")
+            reference = add_predictions(reference, model, self.params)
+        self.numeric_, self.categorical_ = feature_lists(self.params, reference)
+        ref = reference[reference[c.target].notna()].reset_index(drop=True)
+        if len(ref) < self.cfg.min_labels:
+            raise InputError(f"reference: {len(ref)} labelled rows, fewer than concept.min_labels "
+                             f"({self.cfg.min_labels})")
+        self.score_col_ = self._score_col(ref)
+        names = self.cfg.metrics or DEFAULTS[self.task]
+        self.metrics_ = [m for m in (get_metric(n, self.task) for n in names)
+                         if self.score_col_ or not m.needs_probability]
+        if self.metric.needs_probability and not self.score_col_:
+            raise InputError(f"reference: concept.metric '{self.metric.name}' needs the probability column")
+        self.reference_ = ref
+        self._fit_reference_metrics(ref)
+        self.estimator_ = None
+        if self.score_col_:
+            self.estimator_ = PerformanceEstimator(self.metrics_, self.cfg.calibration, self.cfg.n_bootstrap,
+                                                   self.cfg.confidence, self.seed)
+            self.estimator_.fit(ref[self.score_col_].to_numpy(float), self._y(ref))
+        self.covariate_ = CovariateShiftCheck(self.numeric_, self.categorical_, self.cfg.alpha,
+                                              self.params.drift.drift_share).fit(ref)
+        return self
+
+    def _fit_reference_metrics(self, ref: pd.DataFrame) -> None:
+        rows, y = self._rows(ref), self._y(ref)
+        rng = np.random.default_rng(self.seed)
+        self.ref_boot_ = bootstrap(self.metrics_, y, rows, self.cfg.n_bootstrap, rng)
+        self.ref_point_ = {m.name: m.point(y, rows) for m in self.metrics_}
+        self.ref_mae_ = float(np.mean(np.abs(y - rows.pred))) if self.task == "regression" else None
+
+    def reference_summary(self) -> dict:
+        metrics = {}
+        for m in self.metrics_:
+            lo, hi = interval(self.ref_boot_[m.name], self.cfg.confidence)
+            metrics[m.name] = {"value": self.ref_point_[m.name], "lower": lo, "upper": hi}
+        y = self._y(self.reference_)
+        return {"n": int(len(self.reference_)), "metrics": metrics, "target_mean": float(np.mean(y)),
+                "calibration": self._calibration(self.reference_)}
+
+    # -- score -------------------------------------------------------------------------------------
+    def score(self, production: pd.DataFrame, *, as_of=None, data_drift=None,
+              lookback_days: int | None = None) -> ConceptReport:
+        """`as_of` is the run date: rows at or after it are ignored and so are labels arriving later."""
+        if not hasattr(self, "reference_"):
+            raise RuntimeError("call fit(reference) before score(production)")
+        df, as_of = self._prepare(production, as_of)
+        days = self.params.run.lookback_days if lookback_days is None else lookback_days
+        start = as_of - pd.Timedelta(days=days)
+        ts = self._c.timestamp
+        current = df[df[ts] >= start]
+        cur = self._summarise(current, start, as_of, test=True, data_drift=_data_drift_flag(data_drift))
+        windows = self._timeline(df, as_of)
+        onset = self._run_onset(df)
+        degraded = cur["degraded"] if cur["degraded"] is not None else cur["estimated_degraded"]
+        lab = current[current[self._c.target].notna()]
+        report = ConceptReport(
+            headline="", verdict=cur["verdict"], degraded=degraded,
+            degraded_basis="realized" if cur["degraded"] is not None else "estimated",
+            onset=onset.onset if degraded else None, as_of=as_of, start=start, metric=self.metric.name,
+            task=self.task, reference=self.reference_summary(), current=cur, windows=windows,
+            estimation_error=estimation_error(windows, [m.name for m in self.metrics_]),
+            label_coverage={**W.coverage(current, self._c.target, ts),
+                            "history": W.coverage(df, self._c.target, ts)},
+            change_points=onset.change_points, detections=onset.detections, last_change=onset.onset,
+            slices=self._slices(lab), calibration={"reference": self.reference_summary()["calibration"],
+                                                   "current": self._calibration(lab)},
+            n_errors=onset.n)
+        report.headline = headline(report)
+        return report
+
+    def _prepare(self, production: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
+        from driftlib.data import utc, with_utc_timestamp
+
+        c = self._c
+        missing = [x for x in [c.prediction, *self.numeric_, *self.categorical_] if x not in production.columns]
+        if missing:
+            raise InputError(f"production: missing column(s) {', '.join(missing)}")
+        df = with_utc_timestamp(production, c.timestamp, "production")
+        if c.target not in df.columns:
+            df = df.assign(**{c.target: np.nan})
+        if W.LABEL_TIME in df.columns:
+            df = df.assign(**{W.LABEL_TIME: pd.to_datetime(df[W.LABEL_TIME], utc=True)})
+        if as_of is None:
+            last = df[c.timestamp].max()
+            as_of = (last.normalize() + pd.Timedelta(days=1)) if len(df) else pd.Timestamp.now(tz="UTC")
+        as_of = utc(as_of)
+        df = df[df[c.timestamp] < as_of]
+        df = W.mask_late_labels(df, c.target, as_of)
+        return df.sort_values(c.timestamp, kind="stable").reset_index(drop=True), as_of
+
+    def _timeline(self, df: pd.DataFrame, as_of: pd.Timestamp) -> list[dict]:
+        if df.empty:
+            return []
+        bounds = W.assign_windows(df[self._c.timestamp], self.spec, as_of)
+        out = []
+        for (start, end), w in df.groupby([bounds["start"], bounds["end"]], sort=True):
+            out.append(self._summarise(w, start, end, test=self.cfg.test_windows))
+        return out
+
+    # -- one window --------------------------------------------------------------------------------
+    def _summarise(self, w: pd.DataFrame, start, end, *, test: bool, data_drift: dict | None = None) -> dict:
+        c = self._c
+        lab = w[w[c.target].notna()]
+        out = {"start": start, "end": end, **W.coverage(w, c.target, c.timestamp)}
+        out.update(self._realized(lab))
+        out.update(self._estimated(w, lab, out.get("realized") or {}))
+        out["target"] = W.target_drift(self._y(self.reference_), self._y(lab), self.task, self.cfg.alpha)
+        score = self.score_col_ or c.prediction
+        out["prediction"] = W.prediction_drift(self.reference_[score].to_numpy(float),
+                                               w[score].to_numpy(float), self.cfg.alpha)
+        out["verdict"] = None
+        if test:
+            out.update(self._verdict(w, lab, data_drift))
+        return out
+
+    def _realized(self, lab: pd.DataFrame) -> dict:
+        if len(lab) < self.cfg.min_labels:
+            return {"realized": None, "difference": None, "degraded": None}
+        rows, y = self._rows(lab), self._y(lab)
+        rng = np.random.default_rng(self.seed + 1)
+        boot = bootstrap(self.metrics_, y, rows, self.cfg.n_bootstrap, rng)
+        realized = {}
+        for m in self.metrics_:
+            lo, hi = interval(boot[m.name], self.cfg.confidence)
+            realized[m.name] = {"value": m.point(y, rows), "lower": lo, "upper": hi}
+        diff, degraded = self._compare(realized[self.metric.name]["value"], boot[self.metric.name])
+        return {"realized": realized, "difference": diff, "degraded": degraded}
+
+    def _compare(self, value: float, replicates: np.ndarray) -> tuple[dict, bool | None]:
+        """Window minus reference with an interval from independent replicates of both."""
+        name = self.metric.name
+        lo, hi = interval(replicates - self.ref_boot_[name], self.cfg.confidence)
+        diff = {"metric": name, "value": value - self.ref_point_[name], "lower": lo, "upper": hi}
+        if not np.isfinite(lo):
+            return diff, None
+        tol = self.cfg.tolerance
+        return diff, bool(hi < -tol if self.metric.higher_is_better else lo > tol)
+
+    def _estimated(self, w: pd.DataFrame, lab: pd.DataFrame, realized: dict) -> dict:
+        out = {"estimated": None, "estimated_degraded": None, "estimation_error": None,
+               "estimate_covers_realized": None}
+        if self.estimator_ is None or w.empty:
+            return out
+        est = self.estimator_.score(w[self.score_col_].to_numpy(float), w[self._c.prediction].to_numpy(float))
+        out["estimated"] = {k: v.to_dict() for k, v in est.items()}
+        sims = self._estimate_replicates(w)
+        out["estimated_degraded"] = self._compare(est[self.metric.name].value, sims)[1]
+        if realized:
+            on_lab = self.estimator_.score(lab[self.score_col_].to_numpy(float),
+                                           lab[self._c.prediction].to_numpy(float))
+            out["estimation_error"] = {k: on_lab[k].value - realized[k]["value"] for k in realized}
+            out["estimate_covers_realized"] = {k: bool(on_lab[k].lower <= realized[k]["value"] <= on_lab[k].upper)
+                                               for k in realized if np.isfinite(on_lab[k].lower)}
+        return out
+
+    def _estimate_replicates(self, w: pd.DataFrame) -> np.ndarray:
+        from driftlib.concept.metrics import simulate
+
+        rows = self._rows(w)
+        c = self.estimator_.calibrated(rows.score)
+        rng = np.random.default_rng(self.seed + 2)
+        return simulate([self.metric], c, rows, self.cfg.n_bootstrap, rng)[self.metric.name]
+
+    def _verdict(self, w: pd.DataFrame, lab: pd.DataFrame, data_drift: dict | None) -> dict:
+        data = data_drift or (self.covariate_.score(w).to_dict() if len(w) else None)
+        if len(lab) < self.cfg.min_labels:
+            return {"concept_test": None, "data_drift": data,
+                    "verdict": verdict(len(lab), self.cfg.min_labels, None, None)}
+        X_ref, X_win = feature_frame([self.reference_, lab], self.numeric_, self.categorical_)
+        test = ConceptShiftTest(self.task, self.cfg.learner, self.cfg.alpha, 2, self.cfg.reference_ratio, self.seed)
+        res = test.fit(X_ref, self._y(self.reference_)).score(X_win, self._y(lab))
+        return {"concept_test": res.to_dict(), "data_drift": data,
+                "verdict": verdict(len(lab), self.cfg.min_labels, res.drift, data and data["drifted"])}
+
+    # -- history-wide views ------------------------------------------------------------------------
+    def _run_onset(self, df: pd.DataFrame):
+        lab = df[df[self._c.target].notna()]
+        y, pred = self._y(lab), lab[self._c.prediction].to_numpy(float)
+        if self.task == "classification":
+            errors = (y != pred).astype(float)
+        else:
+            errors = np.abs(y - pred) / (self.ref_mae_ or 1.0)
+        return self._onset.score(errors, lab[self._c.timestamp])
+
+    def _slices(self, lab: pd.DataFrame) -> list[dict]:
+        if lab.empty or not self.categorical_:
+            return []
+        m = self.slice_metric
+        if m.needs_probability and not self.score_col_:
+            return []
+        return slice_drops(self.reference_, lab, self.categorical_, m, self._c.target,
+                           self.score_col_, self._c.prediction, min_rows=self.cfg.min_slice_rows,
+                           top=self.cfg.n_slices, n_boot=self.cfg.n_bootstrap, confidence=self.cfg.confidence,
+                           random_state=self.seed)
+
+    def _calibration(self, lab: pd.DataFrame) -> dict | None:
+        if not self.score_col_ or len(lab) < self.cfg.min_labels or len(np.unique(self._y(lab))) < 2:
+            return None
+        frac, mean = calibration_curve(self._y(lab), lab[self.score_col_].to_numpy(float), n_bins=10,
+                                       strategy="quantile")
+        return {"mean_predicted": mean.tolist(), "fraction_positive": frac.tolist(), "n": int(len(lab))}
+
+
+def estimation_error(windows: list[dict], metrics: list[str]) -> dict:
+    """Estimated minus realized on the labelled rows of each window, summarised per metric and verdict."""
+    out = {}
+    for name in metrics:
+        rows = [(w["estimation_error"][name], w.get("verdict"), (w.get("estimate_covers_realized") or {}).get(name))
+                for w in windows if w.get("estimation_error") and name in w["estimation_error"]]
+        if not rows:
+            continue
+        out[name] = {**_abs_summary([r[0] for r in rows]),
+                     "covered_share": float(np.mean([bool(r[2]) for r in rows])),
+                     "by_verdict": {v: _abs_summary([r[0] for r in rows if r[1] == v])
+                                    for v in sorted({r[1] for r in rows if r[1]})}}
+    return out
+
+
+def _abs_summary(errors: list[float]) -> dict:
+    a = np.abs(np.asarray(errors, dtype=float))
+    return {"n_windows": int(len(a)), "mean_abs": float(a.mean()), "max_abs": float(a.max()),
+            "mean": float(np.mean(errors))}

@@ -1,0 +1,110 @@
+"""The result of a concept drift investigation: one object for the notebook, the runner and the plots."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from driftlib.results import to_jsonable
+
+
+@dataclass
+class ConceptReport:
+    headline: str
+    verdict: str
+    degraded: bool | None
+    degraded_basis: str
+    onset: pd.Timestamp | None
+    as_of: pd.Timestamp
+    start: pd.Timestamp
+    metric: str
+    task: str
+    reference: dict
+    current: dict
+    windows: list[dict]
+    estimation_error: dict
+    label_coverage: dict
+    change_points: list[dict] = field(default_factory=list)
+    detections: list[dict] = field(default_factory=list)
+    last_change: pd.Timestamp | None = None
+    slices: list[dict] = field(default_factory=list)
+    calibration: dict = field(default_factory=dict)
+    n_errors: int = 0
+
+    def to_dict(self) -> dict:
+        """JSON-able; `headline` first, as the runner's index page expects."""
+        return to_jsonable({
+            "headline": self.headline, "verdict": self.verdict, "degraded": self.degraded,
+            "degraded_basis": self.degraded_basis,
+            "onset": None if self.onset is None else self.onset.date().isoformat(),
+            "metric": self.metric, "task": self.task,
+            "window": {"start": self.start, "end": self.as_of},
+            "label_coverage": self.label_coverage, "estimation_error": self.estimation_error,
+            "current": self.current, "reference": self.reference, "windows": self.windows,
+            "change_points": self.change_points, "last_change": self.last_change,
+            "detections": self.detections, "n_errors": self.n_errors, "slices": self.slices,
+            "calibration": self.calibration,
+        })
+
+    def windows_frame(self) -> pd.DataFrame:
+        """One row per window: the main metric realized/estimated with bounds, coverage, verdict."""
+        rows = []
+        for w in self.windows:
+            r = {"start": w["start"], "end": w["end"], "n": w["n"], "n_labelled": w["n_labelled"],
+                 "coverage": w["coverage"], "lag_median_h": w["lag_median_hours"]}
+            for kind in ("realized", "estimated"):
+                v = (w.get(kind) or {}).get(self.metric) or {}
+                r[kind] = v.get("value")
+                r[f"{kind}_lower"] = v.get("lower")
+                r[f"{kind}_upper"] = v.get("upper")
+            r["degraded"] = w.get("degraded")
+            r["target_mean"] = w["target"]["mean"]
+            r["prediction_mean"] = w["prediction"]["mean"]
+            r["verdict"] = w.get("verdict")
+            rows.append(r)
+        return pd.DataFrame(rows)
+
+    def _repr_html_(self) -> str:
+        cur = self.current
+        ref = self.reference["metrics"].get(self.metric, {})
+        real = (cur.get("realized") or {}).get(self.metric)
+        est = (cur.get("estimated") or {}).get(self.metric)
+        cells = [("Verdict", self.verdict), ("Degraded", _fmt_bool(self.degraded, self.degraded_basis)),
+                 ("Onset", "-" if self.onset is None else self.onset.date().isoformat()),
+                 (f"Reference {self.metric}", _fmt_iv(ref)), (f"Realized {self.metric}", _fmt_iv(real)),
+                 (f"Estimated {self.metric}", _fmt_iv(est)),
+                 ("Label coverage", f"{self.label_coverage['coverage']:.0%} of {self.label_coverage['n']:,}"),
+                 ("Window", f"{self.start.date()} to {self.as_of.date()} (exclusive)")]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                       for k, v in cells)
+        return (f"<div><p><b>{html.escape(self.headline)}</b></p><table>{body}</table></div>")
+
+
+def _fmt_iv(v: dict | None) -> str:
+    if not v or v.get("value") is None:
+        return "-"
+    if v.get("lower") is None or v["lower"] != v["lower"]:
+        return f"{v['value']:.3f}"
+    return f"{v['value']:.3f} [{v['lower']:.3f}, {v['upper']:.3f}]"
+
+
+def _fmt_bool(v: bool | None, basis: str) -> str:
+    return "unknown" if v is None else ("yes" if v else "no") + f" ({basis})"
+
+
+def headline(r: ConceptReport) -> str:
+    """One sentence: is the model still performing, since when, concept or data drift."""
+    cur, m = r.current, r.metric
+    ref = r.reference["metrics"][m]["value"]
+    since = f" since {r.onset.date().isoformat()}" if r.onset is not None else ""
+    real = (cur.get("realized") or {}).get(m)
+    est = (cur.get("estimated") or {}).get(m)
+    shown = f"{m} {_fmt_iv(real)}" if real else (f"estimated {m} {_fmt_iv(est)}" if est else f"{m} unknown")
+    state = {True: f"Model degraded{since}", False: "Model performing as in the reference",
+             None: "Performance unknown"}[r.degraded]
+    if r.verdict == "insufficient labels":
+        why = f"too few labels to test for concept drift ({cur['n_labelled']:,} labelled)"
+    else:
+        why = f"verdict: {r.verdict}"
+    return f"{state}: {shown} vs {ref:.3f} in the reference; {why}."

@@ -1,0 +1,236 @@
+"""Did P(y | x) change, or only P(x)?
+
+Concept test. H0: the labels depend on the features the same way in the window as in the reference.
+Under H0 the period a row comes from carries no information about its label once the features are
+known, so a model allowed to see the period cannot predict labels better than the same model without
+it. Both are fitted on the reference plus part of the window (the reference subsampled to a few times
+the window's labelled rows), and compared on the window rows they did not see (2-fold cross-fitting);
+the per-row held-out loss differences give a one-sided z-test. The models are refitted on pooled data,
+so a mere covariate shift (new regions of x, harder rows) helps neither more than the other: only a
+change of the labelling rule does. The model being monitored is not used at all, so a reference the
+model was trained on cannot fake a drift.
+
+Data drift check (used when notebook 02's verdict is not passed in): per-feature two-sample tests
+(Kolmogorov-Smirnov for numeric, chi-square for categorical) with a Bonferroni correction; the window
+has drifted when the share of drifted features reaches `drift.drift_share`, as in notebook 02.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from driftlib.errors import ConfigError
+
+PERIOD = "__period__"
+MAX_CATEGORIES = 250  # HistGradientBoosting's limit is 255 bins per categorical feature
+
+
+def _loss(task: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    if task == "regression":
+        return (y - pred) ** 2
+    q = np.clip(pred, 1e-6, 1 - 1e-6)
+    return -(y * np.log(q) + (1 - y) * np.log(1 - q))
+
+
+class HGBLearner:
+    """Gradient boosting with early stopping: flexible enough to model P(y|x) on the pooled rows."""
+
+    def __init__(self, task: str, random_state: int = 0):
+        self.task = task
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "HGBLearner":
+        cls = HistGradientBoostingRegressor if self.task == "regression" else HistGradientBoostingClassifier
+        self.model_ = cls(max_iter=200, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20,
+                          l2_regularization=1.0, early_stopping=True, validation_fraction=0.15,
+                          n_iter_no_change=10, categorical_features="from_dtype",
+                          random_state=self.random_state).fit(X, y)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.task == "regression":
+            return self.model_.predict(X)
+        return self.model_.predict_proba(X)[:, 1]
+
+
+class LinearLearner:
+    """Logistic (or ridge) regression; the period enters with its interactions with every feature."""
+
+    def __init__(self, task: str, random_state: int = 0):
+        self.task = task
+        self.random_state = random_state
+
+    def _design(self, X: pd.DataFrame, fit: bool) -> np.ndarray:
+        X = X.copy()
+        period = X.pop(PERIOD).to_numpy(float)[:, None] if PERIOD in X.columns else None
+        cat = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        for c in cat:
+            X[c] = X[c].astype(object).where(X[c].notna(), "<NA>")
+        if fit:
+            num = [c for c in X.columns if c not in cat]
+            self.encoder_ = ColumnTransformer([
+                ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+                ("cat", OneHotEncoder(handle_unknown="ignore", max_categories=20, sparse_output=False), cat),
+            ]).fit(X)
+        Z = self.encoder_.transform(X)
+        return Z if period is None else np.hstack([Z, period, period * Z])
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "LinearLearner":
+        Z = self._design(X, fit=True)
+        model = Ridge(alpha=1.0) if self.task == "regression" else LogisticRegression(C=1.0, max_iter=2000)
+        self.model_ = model.fit(Z, y)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        Z = self._design(X, fit=False)
+        if self.task == "regression":
+            return self.model_.predict(Z)
+        return self.model_.predict_proba(Z)[:, 1]
+
+
+LEARNERS = {"hgb": HGBLearner, "linear": LinearLearner}
+
+
+def make_learner(name: str, task: str, random_state: int):
+    if name not in LEARNERS:
+        raise ConfigError(f"field 'concept.learner': unknown learner '{name}' (choose from {', '.join(LEARNERS)})")
+    return LEARNERS[name](task, random_state)
+
+
+def feature_frame(frames: list[pd.DataFrame], numeric: list[str], categorical: list[str]) -> list[pd.DataFrame]:
+    """Same dtypes and categories in every frame: floats, and categoricals capped at 250 levels."""
+    out = [f[[*numeric, *categorical]].copy() for f in frames]
+    for col in numeric:
+        for f in out:
+            f[col] = pd.to_numeric(f[col], errors="coerce").astype(float)
+    for col in categorical:
+        counts = pd.concat([f[col].astype("string") for f in out]).value_counts()
+        dtype = pd.CategoricalDtype(list(counts.index[:MAX_CATEGORIES]))
+        for f in out:
+            f[col] = f[col].astype("string").astype(object).astype(dtype)
+    return out
+
+
+@dataclass
+class ShiftTestResult:
+    """One-sided test of 'knowing the period lowers held-out loss'; `drift` when p < alpha."""
+
+    statistic: float
+    p_value: float
+    drift: bool
+    n: int
+    n_reference: int
+    loss_without_period: float
+    loss_with_period: float
+    relative_gain: float
+    learner: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ConceptShiftTest:
+    """`ConceptShiftTest(...).fit(X_ref, y_ref).score(X_win, y_win)` -> ShiftTestResult."""
+
+    def __init__(self, task: str = "classification", learner: str = "hgb", alpha: float = 0.01,
+                 n_folds: int = 2, reference_ratio: float = 2.0, random_state: int = 0):
+        self.task = task
+        self.learner = learner
+        self.alpha = alpha
+        self.n_folds = n_folds
+        self.reference_ratio = reference_ratio
+        self.random_state = random_state
+        make_learner(learner, task, random_state)
+
+    def fit(self, X: pd.DataFrame, y) -> "ConceptShiftTest":
+        self.X_ref_ = X.reset_index(drop=True)
+        self.y_ref_ = np.asarray(y, dtype=float)
+        return self
+
+    def score(self, X: pd.DataFrame, y) -> ShiftTestResult:
+        rng = np.random.default_rng(self.random_state)
+        X, y = X.reset_index(drop=True), np.asarray(y, dtype=float)
+        n_ref = min(len(self.X_ref_), int(np.ceil(self.reference_ratio * len(X))))
+        ref_idx = rng.choice(len(self.X_ref_), size=n_ref, replace=False)
+        X_ref, y_ref = self.X_ref_.iloc[ref_idx], self.y_ref_[ref_idx]
+        folds = rng.permutation(len(X)) % self.n_folds
+        base, with_p = [], []
+        for k in range(self.n_folds):
+            train, test = folds != k, folds == k
+            Xt = pd.concat([X_ref, X[train]], ignore_index=True)
+            yt = np.r_[y_ref, y[train]]
+            period = np.r_[np.zeros(n_ref), np.ones(int(train.sum()))]
+            m0 = make_learner(self.learner, self.task, self.random_state).fit(Xt, yt)
+            m1 = make_learner(self.learner, self.task, self.random_state).fit(Xt.assign(**{PERIOD: period}), yt)
+            base.append(_loss(self.task, y[test], m0.predict(X[test])))
+            with_p.append(_loss(self.task, y[test], m1.predict(X[test].assign(**{PERIOD: 1.0}))))
+        l0, l1 = np.concatenate(base), np.concatenate(with_p)
+        z, p = _one_sided_z(l0 - l1)
+        return ShiftTestResult(statistic=z, p_value=p, drift=bool(p < self.alpha), n=len(X), n_reference=n_ref,
+                               loss_without_period=float(l0.mean()), loss_with_period=float(l1.mean()),
+                               relative_gain=float((l0.mean() - l1.mean()) / l0.mean()) if l0.mean() > 0 else 0.0,
+                               learner=self.learner)
+
+
+def _one_sided_z(d: np.ndarray) -> tuple[float, float]:
+    sd = d.std(ddof=1) if len(d) > 1 else 0.0
+    if sd == 0:
+        return 0.0, 1.0
+    z = float(d.mean() / (sd / np.sqrt(len(d))))
+    return z, float(stats.norm.sf(z))
+
+
+@dataclass
+class CovariateResult:
+    share_drifted: float
+    drifted: bool
+    columns: list = field(default_factory=list)
+    source: str = "concept.covariate_check"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CovariateShiftCheck:
+    """`CovariateShiftCheck(num, cat).fit(ref).score(window)`: cheap, Bonferroni-corrected tests."""
+
+    def __init__(self, numeric: list[str], categorical: list[str], alpha: float = 0.01, drift_share: float = 0.5):
+        self.numeric = numeric
+        self.categorical = categorical
+        self.alpha = alpha
+        self.drift_share = drift_share
+
+    def fit(self, reference: pd.DataFrame) -> "CovariateShiftCheck":
+        self.reference_ = reference[[*self.numeric, *self.categorical]]
+        return self
+
+    def score(self, window: pd.DataFrame) -> CovariateResult:
+        level = self.alpha / max(1, len(self.numeric) + len(self.categorical))
+        cols = []
+        for col in self.numeric:
+            a = pd.to_numeric(self.reference_[col], errors="coerce").dropna()
+            b = pd.to_numeric(window[col], errors="coerce").dropna()
+            p = float(stats.ks_2samp(a, b, method="asymp").pvalue) if len(a) and len(b) else 1.0
+            cols.append({"column": col, "test": "ks", "p_value": p, "drifted": p < level})
+        for col in self.categorical:
+            p = _chi2_p(self.reference_[col], window[col])
+            cols.append({"column": col, "test": "chi2", "p_value": p, "drifted": p < level})
+        share = float(np.mean([c["drifted"] for c in cols])) if cols else 0.0
+        return CovariateResult(share_drifted=share, drifted=bool(cols) and share >= self.drift_share, columns=cols)
+
+
+def _chi2_p(a: pd.Series, b: pd.Series) -> float:
+    table = pd.concat([a.astype("string").fillna("<NA>").value_counts().rename("a"),
+                       b.astype("string").fillna("<NA>").value_counts().rename("b")], axis=1).fillna(0)
+    if len(table) < 2 or table.sum().min() == 0:
+        return 1.0
+    return float(stats.chi2_contingency(table.to_numpy(dtype=float).T).pvalue)

@@ -1,0 +1,165 @@
+"""One column of one side (reference or a current window), reduced to what the stat tests read.
+
+The reference side is built once at `fit` and reused for every window: sorted finite values, the
+standard deviation, unique values with counts and prefix sums live here, computed lazily and cached.
+Nulls and +-inf are dropped first, as Evidently does, so every test sees the same cleaned values.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+
+def numeric_array(values) -> tuple[np.ndarray, bool]:
+    """Values as int64 (integer dtypes without nulls) or float64 (NaN for nulls), and whether integer.
+
+    Integer-ness matters: numpy's Sturges rule floors the bin width at 1 for integer data.
+    Raises TypeError for non-numeric data.
+    """
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    dtype = s.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        s = s.astype("float64") if s.hasnans else s.astype("int64")
+        dtype = s.dtype
+    if not pd.api.types.is_numeric_dtype(dtype):
+        raise TypeError(f"dtype {dtype} is not numeric")
+    if pd.api.types.is_integer_dtype(dtype) and not s.hasnans:
+        return s.to_numpy(dtype=np.int64), True
+    return s.to_numpy(dtype=np.float64, na_value=np.nan), False
+
+
+class NumericSample:
+    """Finite values of a numeric column, sorted once."""
+
+    kind = NUMERIC
+
+    def __init__(self, sorted_values: np.ndarray, integer: bool):
+        self.values = sorted_values
+        self.integer = integer
+
+    @classmethod
+    def from_array(cls, arr: np.ndarray, integer: bool) -> "NumericSample":
+        """`arr` as returned by `numeric_array` (or a slice of it)."""
+        if not integer:
+            arr = arr[np.isfinite(arr)]
+        return cls(np.sort(arr, kind="quicksort"), integer)
+
+    @classmethod
+    def from_values(cls, values) -> "NumericSample":
+        return cls.from_array(*numeric_array(values))
+
+    @property
+    def n(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def min(self):
+        return self.values[0]
+
+    @property
+    def max(self):
+        return self.values[-1]
+
+    @cached_property
+    def std(self) -> float:
+        return float(np.std(self.values.astype(np.float64, copy=False)))
+
+    @cached_property
+    def unique(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted unique values, their counts) from the sorted values in one pass."""
+        v = self.values
+        if v.size == 0:
+            return v, np.zeros(0, dtype=np.int64)
+        starts = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+        counts = np.diff(np.append(starts, v.size))
+        return v[starts], counts
+
+    @property
+    def n_unique(self) -> int:
+        return int(self.unique[0].size)
+
+    @cached_property
+    def shift(self) -> float:
+        """A central value subtracted before prefix sums, so they do not lose digits to an offset."""
+        return float(self.values[self.values.size // 2]) if self.values.size else 0.0
+
+    @cached_property
+    def centered(self) -> np.ndarray:
+        return self.values.astype(np.float64) - self.shift
+
+    @cached_property
+    def prefix(self) -> np.ndarray:
+        """prefix[k] = sum of the k smallest centred values (prefix[0] = 0)."""
+        return np.concatenate(([0.0], np.cumsum(self.centered)))
+
+
+class CategoricalSample:
+    """Counts per category. A current sample's first `n_ref_keys` keys are the reference's, in order."""
+
+    kind = CATEGORICAL
+
+    def __init__(self, keys: np.ndarray, counts: np.ndarray, n_ref_keys: int = 0):
+        self.keys = keys
+        self.counts = counts
+        self.n_ref_keys = n_ref_keys
+
+    @classmethod
+    def from_values(cls, values) -> "CategoricalSample":
+        codes, keys = encode(values)
+        counts = np.bincount(codes[codes >= 0], minlength=len(keys))
+        keep = counts > 0
+        return cls(keys[keep], counts[keep])
+
+    @classmethod
+    def from_codes(cls, codes: np.ndarray, keys: np.ndarray, n_ref_keys: int) -> "CategoricalSample":
+        """`codes` index `keys` (reference keys first, then unseen ones); -1 marks a dropped value."""
+        counts = np.bincount(codes[codes >= 0], minlength=len(keys))
+        new = np.flatnonzero(counts[n_ref_keys:] > 0) + n_ref_keys
+        keep = np.concatenate((np.arange(n_ref_keys), new))
+        return cls(keys[keep], counts[keep], n_ref_keys)
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def n_unique(self) -> int:
+        return int(np.count_nonzero(self.counts))
+
+
+def _drop_inf(codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Evidently replaces +-inf by NaN before dropping nulls, in categorical columns too."""
+    bad = np.flatnonzero(pd.Series(keys, dtype=object).isin([np.inf, -np.inf]).to_numpy())
+    if bad.size:
+        codes = np.where(np.isin(codes, bad), -1, codes)
+    return codes
+
+
+def encode(values, reference_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes for `values` (-1 for null/inf) and the key array they index.
+
+    With `reference_keys`, those keys come first in their order and unseen values after them, so
+    counts line up with the reference without another hash pass.
+    """
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    codes = _drop_inf(codes.astype(np.int64, copy=False), uniques)
+    if reference_keys is None:
+        return codes, uniques
+    pos = pd.Index(reference_keys, dtype=object).get_indexer(pd.Index(uniques, dtype=object))
+    unseen = np.flatnonzero(pos < 0)
+    pos[unseen] = len(reference_keys) + np.arange(unseen.size)
+    keys = np.concatenate((np.asarray(reference_keys, dtype=object), uniques[unseen]))
+    mapped = np.where(codes >= 0, pos[np.maximum(codes, 0)], -1)
+    return mapped, keys
+
+
+def sample(values, kind: str):
+    """A reference sample of `values` for a column of `kind`."""
+    return NumericSample.from_values(values) if kind == NUMERIC else CategoricalSample.from_values(values)

@@ -1,0 +1,99 @@
+"""Runs' Evidently snapshots land in a local Evidently UI workspace, one project per model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftlib import workspace
+from driftlib.config import parse_params
+from driftlib.evidently_io import evidently_report, load_snapshot, save_snapshot
+from driftlib.errors import InputError
+
+FEATURES = {"numeric": ["a", "b"], "categorical": ["c"]}
+
+
+def make_params(root: Path, ws: str | None = "evidently", name: str = "m1"):
+    return parse_params({"name": name, "root": str(root), "reference": {"path": "ref.csv"},
+                         "columns": {"timestamp": "ts"}, "features": FEATURES,
+                         "monitoring": {"evidently_workspace": ws}}, str(root / "params.yaml"))
+
+
+@pytest.fixture(scope="module")
+def snapshot():
+    rng = np.random.default_rng(0)
+
+    def frame(shift: float) -> pd.DataFrame:
+        return pd.DataFrame({"a": rng.normal(shift, 1, 300), "b": rng.normal(0, 1, 300),
+                             "c": rng.choice(["x", "y", "z"], 300)})
+
+    return evidently_report(frame(0), frame(1.5), FEATURES["numeric"], FEATURES["categorical"])
+
+
+def run_dir(root: Path, run_date: str, snapshot) -> Path:
+    out = root / "outputs" / run_date
+    save_snapshot(snapshot, out / workspace.SNAPSHOT_FILE)
+    return out
+
+
+def test_two_runs_give_two_snapshots_in_the_models_project(tmp_path, snapshot):
+    params = make_params(tmp_path)
+    for run_date in ("2013-05-01", "2013-05-02"):
+        update = workspace.add_run(params, run_dir(tmp_path, run_date, snapshot),
+                                   {"run_date": run_date, "status": "success"})
+        assert update.added, update.reason
+    listed = workspace.list_snapshots(params)
+    assert [s["run_date"] for s in listed] == ["2013-05-01", "2013-05-02"]
+    assert [s["timestamp"][:10] for s in listed] == ["2013-05-01", "2013-05-02"]  # dated by run, not wall clock
+
+    from evidently.ui.workspace import Workspace
+
+    ws = Workspace(str(tmp_path / "evidently"))
+    (project,) = ws.list_projects()
+    assert project.name == "m1"
+    assert len(ws.list_runs(project.id)) == 2
+    panels = {p.title: p for p in ws.get_dashboard(project.id).panels}
+    share = panels["Share of drifted features"].values[0]
+    assert share.metric.endswith("DriftedColumnsCount") and share.metric_labels == {"value_type": "share"}
+    assert {v.metric_labels["column"] for v in panels["Drift score per feature"].values} == {"a", "b", "c"}
+    # the panels' series exist in the stored snapshot: the UI has something to plot
+    stored = ws.get_run(project.id, ws.list_runs(project.id)[0])
+    kinds = {getattr(r, "metric_value_location", None) and type(r).__name__ for r in stored.metric_results.values()}
+    assert "CountValue" in kinds
+
+
+def test_rerunning_a_date_replaces_its_snapshot(tmp_path, snapshot):
+    params = make_params(tmp_path)
+    out = run_dir(tmp_path, "2013-05-01", snapshot)
+    first = workspace.add_run(params, out, {"run_date": "2013-05-01"})
+    again = workspace.add_run(params, out, {"run_date": "2013-05-01"})
+    assert again.replaced == first.snapshot_id
+    assert [s["id"] for s in workspace.list_snapshots(params)] == [again.snapshot_id]
+
+
+def test_one_project_per_model(tmp_path, snapshot):
+    out = run_dir(tmp_path, "2013-05-01", snapshot)
+    for name in ("m1", "m2", "m1"):
+        workspace.add_run(make_params(tmp_path, name=name), out, {"run_date": "2013-05-01"})
+    from evidently.ui.workspace import Workspace
+
+    assert sorted(p.name for p in Workspace(str(tmp_path / "evidently")).list_projects()) == ["m1", "m2"]
+
+
+def test_missing_snapshot_or_disabled_workspace_skip_quietly(tmp_path):
+    update = workspace.add_run(make_params(tmp_path), tmp_path / "outputs" / "2013-05-01", {"run_date": "2013-05-01"})
+    assert not update.added and workspace.SNAPSHOT_FILE in update.reason
+    assert "skipped" in update._repr_html_() and update.to_dict()["added"] is False
+    assert not (tmp_path / "evidently").exists()
+    update = workspace.add_run(make_params(tmp_path, ws=None), tmp_path, {"run_date": "2013-05-01"})
+    assert not update.added and "evidently_workspace" in update.reason
+
+
+def test_a_file_that_is_not_a_snapshot_is_an_input_error(tmp_path):
+    bad = tmp_path / "outputs" / "2013-05-01" / workspace.SNAPSHOT_FILE
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"metrics": [], "tests": []}')  # Snapshot.save_json's summary, not a snapshot
+    with pytest.raises(InputError, match=workspace.SNAPSHOT_FILE):
+        load_snapshot(bad)

@@ -192,7 +192,7 @@ def service_process(params_file: str | Path, port: int | None = None, *, workers
     """Like `running_service`, also yielding the server's Popen (for kill -9 tests)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "driftlib.cli.serve", "--params", str(Path(params_file).resolve()),
+    cmd = [sys.executable, "-m", "driftlib.serve", "--params", str(Path(params_file).resolve()),
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with tempfile.TemporaryDirectory(prefix="driftlib-serve-") as tmp:
         log_path = Path(tmp) / "server.log"

@@ -83,6 +83,10 @@ class DriftConfig(Strict):
     window: str = Field("1D", description="pandas offset (1D, 7D, ...) or a row count")
     columns: dict[str, ColumnTest] = {}
     evidently_sample: int = Field(20000, ge=100, description="rows per side for Evidently's HTML")
+    missing_share_tolerance: float = Field(0.05, ge=0, le=1, description="report a change of a "
+                                           "column's missing-value share at least this large")
+    out_of_range_tolerance: float = Field(0.01, ge=0, le=1, description="report values outside the "
+                                          "reference range / unseen categories above this share")
 
 
 class ConceptConfig(Strict):
@@ -130,6 +134,7 @@ class RetrainConfig(Strict):
     min_train_rows: int = Field(1000, ge=10, description="fewer labelled training rows: skipped")
     min_holdout_rows: int = Field(500, ge=10, description="fewer labelled holdout rows: skipped")
     seed: int = Field(0, description="random state for the bootstrap")
+    fit_threads: int = Field(1, ge=1, description="OpenMP/BLAS threads while training and scoring")
 
 
 class ServiceConfig(Strict):
@@ -139,6 +144,8 @@ class ServiceConfig(Strict):
     max_batch: int = Field(10_000, ge=1)
     reload_interval_s: float = Field(0.5, gt=0, description="how often the service checks the "
                                      "registry's CURRENT pointer for a new model")
+    model_threads: int = Field(1, ge=1, description="OpenMP/BLAS threads per scoring call; 1 "
+                               "keeps latency steady on a shared machine")
 
 
 class MonitoringConfig(Strict):

@@ -169,8 +169,8 @@ def _epoch(value: Any) -> float | None:
 def notebook_entry(summary: dict, notebook: str) -> dict:
     """The summary's entry for a notebook ('02_data_drift' or just '02'), or {}."""
     for nb in summary.get("notebooks") or []:
-        name = str(nb.get("name", ""))
-        if name == notebook or name.split("_", 1)[0] == notebook:
+        name = str(nb.get("name", "")) if isinstance(nb, dict) else ""
+        if name and (name == notebook or name.split("_", 1)[0] == notebook):
             return nb
     return {}
 
@@ -316,12 +316,14 @@ def _run_samples(out: _Samples, summary: dict, last_success: float | None, now: 
 
 @dataclass(frozen=True)
 class Carried:
-    """What a run carries over from earlier runs (a failed run must not erase it)."""
+    """What a run carries over from earlier runs (a failed run must not erase it). Version and promotion
+    time come from the model registry when there is one (`from_registry`), else from the last textfile."""
 
     last_success: float | None = None
     last_promotion: float | None = None
     version: str | None = None
     drift_streak_before: int = 0
+    from_registry: bool = False
 
 
 def run_samples(params: Params, summary: dict, carried: Carried = Carried(), *,
@@ -339,10 +341,11 @@ def run_samples(params: Params, summary: dict, carried: Carried = Carried(), *,
     out.add("driftlib_dataset_drift_consecutive_runs", streak)
     _concept_samples(out, notebook_result(summary, NOTEBOOKS[2]), params.concept.metric)
     retrain = notebook_result(summary, NOTEBOOKS[3])
-    version = retrain.get("current_version") or carried.version
-    promoted = carried.last_promotion
-    if retrain.get("decision") == "promoted":
-        promoted = _epoch(summary.get("finished")) or now
+    version, promoted = carried.version, carried.last_promotion
+    if not carried.from_registry:
+        version = retrain.get("current_version") or version
+        if retrain.get("decision") == "promoted":
+            promoted = _epoch(summary.get("finished")) or now
     _model_samples(out, retrain, str(version) if version else None, promoted)
     _run_samples(out, summary, carried.last_success, now)
     return out.items
@@ -374,31 +377,39 @@ def _value(samples: dict[str, list[Sample]], name: str) -> float | None:
 
 
 def _registry_state(params: Params) -> tuple[str | None, float | None]:
-    """Current version and last promotion time from the model registry, if there is one."""
+    """Current version and last promotion time from the model registry (None, None without one)."""
     try:
         from driftlib.registry import Registry
 
         registry = Registry.from_params(params)
+        version = registry.current_version()
         promotions = [r for r in registry.history() if r.get("action") == "promote"]
-        return registry.current_version(), (_epoch(promotions[-1].get("time")) if promotions else None)
-    except Exception:  # noqa: BLE001 - no or unreadable registry: fall back to the textfile
+    except Exception:  # noqa: BLE001 - an unreadable registry must not stop the metrics: use the textfile
         return None, None
+    return version, (_epoch(promotions[-1].get("time")) if version and promotions else None)
+
+
+def _read_summary(path: Path) -> dict | None:
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 def _drift_flag(summary_file: Path) -> bool | None:
-    try:
-        summary = json.loads(summary_file.read_text())
-    except (OSError, ValueError):
-        return None
-    flag = notebook_result(summary, NOTEBOOKS[1]).get("dataset_drift")
+    flag = notebook_result(_read_summary(summary_file) or {}, NOTEBOOKS[1]).get("dataset_drift")
     return None if flag is None else bool(flag)
+
+
+def dated_summaries(outputs_dir: Path) -> list[Path]:
+    """`outputs/<YYYY-MM-DD>/summary.json` files, oldest run date first."""
+    return sorted(p for p in outputs_dir.glob("*/summary.json") if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.parent.name))
 
 
 def drift_streak_before(outputs_dir: Path, run_date: str | None) -> int:
     """Consecutive runs with dataset drift just before `run_date`; runs without a result are skipped."""
-    dated = sorted(p for p in outputs_dir.glob("*/summary.json")
-                   if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.parent.name)
-                   and (run_date is None or p.parent.name < run_date))
+    dated = [p for p in dated_summaries(outputs_dir) if run_date is None or p.parent.name < run_date]
     streak = 0
     for summary_file in reversed(dated):
         flag = _drift_flag(summary_file)
@@ -410,14 +421,14 @@ def drift_streak_before(outputs_dir: Path, run_date: str | None) -> int:
 
 def carried_state(params: Params, summary: dict) -> Carried:
     previous = read_textfile(textfile_path(params))
+    last_success = _value(previous, "driftlib_last_success_timestamp_seconds")
+    streak = drift_streak_before(params.outputs_dir, summary.get("run_date"))
     version, promoted = _registry_state(params)
+    if version:
+        return Carried(last_success, promoted, version, streak, from_registry=True)
     old_info = previous.get("driftlib_current_model_info") or []
-    return Carried(
-        last_success=_value(previous, "driftlib_last_success_timestamp_seconds"),
-        last_promotion=promoted or _value(previous, "driftlib_last_promotion_timestamp_seconds"),
-        version=version or (old_info[0].labels.get("version") if old_info else None),
-        drift_streak_before=drift_streak_before(params.outputs_dir, summary.get("run_date")),
-    )
+    return Carried(last_success, _value(previous, "driftlib_last_promotion_timestamp_seconds"),
+                   old_info[0].labels.get("version") if old_info else None, streak)
 
 
 # -- exposition ------------------------------------------------------------------------------------
@@ -453,13 +464,7 @@ def write_run_metrics(params: Params, summary: dict, *, clock: Callable[[], date
 
 # -- the service's view ----------------------------------------------------------------------------
 def newest_summary(outputs_dir: Path) -> dict | None:
-    for summary_file in sorted(outputs_dir.glob("*/summary.json"), reverse=True):
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", summary_file.parent.name):
-            try:
-                return json.loads(summary_file.read_text())
-            except (OSError, ValueError):
-                continue
-    return None
+    return next(filter(None, map(_read_summary, reversed(dated_summaries(outputs_dir)))), None)
 
 
 class RunCollector:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from sklearn.metrics import (accuracy_score, average_precision_score, brier_scor
                              root_mean_squared_error)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from driftlib.config import Params, RetrainConfig
 from driftlib.errors import ConfigError, InputError
@@ -221,18 +222,59 @@ def _improvement(name: str, champion: float, challenger: float) -> float:
     return challenger - champion if get_metric(name).higher_is_better else champion - challenger
 
 
+def resample_counts(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_bootstrap, n) how often each row is drawn in each resample with replacement."""
+    idx = rng.integers(0, n, (n_bootstrap, n)) + (np.arange(n_bootstrap)[:, None] * n)
+    return np.bincount(idx.ravel(), minlength=n_bootstrap * n).reshape(n_bootstrap, n)
+
+
+def weighted_auc(y, scores, counts: np.ndarray) -> np.ndarray:
+    """ROC AUC (Mann-Whitney, ties count half) of each row of integer row weights `counts`.
+
+    Equal to roc_auc_score on the resampled rows, computed for all resamples at once: a
+    thousand sklearn calls on a 10k-row holdout take ~15 s, this takes well under one.
+    """
+    from scipy.sparse import csr_matrix
+
+    y, scores = np.asarray(y), np.asarray(scores, float)
+    _, group = np.unique(scores, return_inverse=True)
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    out = []
+    step = max(1, 4_000_000 // max(n_groups, 1))
+    for lo in range(0, counts.shape[0], step):
+        c = counts[lo:lo + step]
+        per_group = []
+        for cls in (1, 0):
+            rows = np.flatnonzero(y == cls)
+            onehot = csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), group[rows])),
+                                shape=(len(rows), n_groups))
+            per_group.append(np.asarray((onehot.T @ c[:, rows].T).T))
+        pos, neg = per_group
+        below = np.cumsum(neg, axis=1) - neg
+        num = (pos * (below + 0.5 * neg)).sum(axis=1)
+        den = pos.sum(axis=1) * neg.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(den > 0, num / np.where(den > 0, den, 1), np.nan))
+    return np.concatenate(out) if out else np.array([])
+
+
 def bootstrap_delta(metric: str, y, champion, challenger, *, n_bootstrap: int = 500,
                     confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile CI of the paired improvement: both models scored on the same resampled rows."""
     y, a, b = np.asarray(y), np.asarray(champion, float), np.asarray(challenger, float)
     rng = np.random.default_rng(seed)
-    deltas = []
-    for _ in range(n_bootstrap):
-        idx = rng.integers(0, len(y), len(y))
-        d = _improvement(metric, metric_value(metric, y[idx], a[idx]), metric_value(metric, y[idx], b[idx]))
-        if np.isfinite(d):
-            deltas.append(d)
-    if not deltas:
+    if metric == "roc_auc":
+        counts = resample_counts(len(y), n_bootstrap, rng)
+        deltas = weighted_auc(y, b, counts) - weighted_auc(y, a, counts)
+    else:
+        deltas = []
+        for _ in range(n_bootstrap):
+            idx = rng.integers(0, len(y), len(y))
+            deltas.append(_improvement(metric, metric_value(metric, y[idx], a[idx]),
+                                       metric_value(metric, y[idx], b[idx])))
+    deltas = np.asarray(deltas, float)
+    deltas = deltas[np.isfinite(deltas)]
+    if not len(deltas):
         return float("nan"), float("nan")
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(deltas, [alpha, 1 - alpha])
@@ -406,6 +448,12 @@ def retrain(params: Params, labelled: pd.DataFrame, *, registry: Registry | None
     `labelled` holds production rows with their label (rows without one are dropped); only
     data that was available at decision time should be passed in.
     """
+    with threadpool_limits(limits=params.retrain.fit_threads):
+        return _retrain(params, labelled, registry, trigger)
+
+
+def _retrain(params: Params, labelled: pd.DataFrame, registry: Registry | None,
+             trigger: str) -> RetrainDecision:
     from driftlib.data import feature_lists
     from driftlib.reference import ReferenceProfile
 
@@ -487,14 +535,16 @@ def train_initial(params: Params, *, registry: Registry | None = None,
     if len(df) < params.retrain.min_train_rows:
         raise InputError(f"{params.model.train.path}: only {len(df)} labelled rows to train on")
     numeric, categorical = feature_lists(params, df)
-    model = fit_model(params, df)
+    with threadpool_limits(limits=params.retrain.fit_threads):
+        model = fit_model(params, df)
+        metrics = _reference_metrics(params, model)
     card = {"training": {"window": {**_window_info(df[[ts, *numeric, *categorical, target]], ts),
                                     "strategy": "initial", "source": params.model.train.model_dump()},
                          "trigger": "initial"},
             "features": {"numeric": numeric, "categorical": categorical},
             "schema": ReferenceProfile.fit(df, numeric, categorical).schema,
             "params": {"estimator": params.model.estimator, "estimator_params": params.model.params},
-            "metrics": _reference_metrics(params, model), "parent": None,
+            "metrics": metrics, "parent": None,
             "gate": {"decision": "initial", "reasons": ["initial model trained on model.train"]}}
     version = registry.register(model, card)
     if promote:

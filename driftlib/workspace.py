@@ -54,25 +54,27 @@ def _open(path: Path):
     return Workspace(str(path))
 
 
-def _dashboard(project, features: list[str]) -> None:
-    from evidently.sdk.models import PanelMetric
+def dashboard_model(features: list[str]):
+    """Panels for drift share and drifted features over time, plus each feature's score.
+
+    Built whole and saved once: Evidently 0.7's `add_panel(tab=...)` lists a panel twice in an
+    existing tab.
+    """
+    from evidently.sdk.models import DashboardModel, DashboardTabModel, PanelMetric
     from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel
 
     share = PanelMetric(legend="share", metric=DRIFT_COUNT, metric_labels={"value_type": "share"})
     count = PanelMetric(legend="drifted features", metric=DRIFT_COUNT, metric_labels={"value_type": "count"})
-    project.dashboard.add_panel(counter_panel(title="Share of drifted features (latest run)", values=[share],
-                                              size="half", aggregation="last"), tab="Data drift")
-    project.dashboard.add_panel(counter_panel(title="Drifted features (latest run)", values=[count],
-                                              size="half", aggregation="last"), tab="Data drift")
-    project.dashboard.add_panel(line_plot_panel(title="Share of drifted features", values=[share], size="half"),
-                                tab="Data drift")
-    project.dashboard.add_panel(bar_plot_panel(title="Drifted features", values=[count], size="half"),
-                                tab="Data drift")
+    panels = [counter_panel(title="Share of drifted features (latest run)", values=[share], size="half"),
+              counter_panel(title="Drifted features (latest run)", values=[count], size="half"),
+              line_plot_panel(title="Share of drifted features", values=[share], size="half"),
+              bar_plot_panel(title="Drifted features", values=[count], size="half")]
     if features:
         scores = [PanelMetric(legend=f, metric=VALUE_DRIFT, metric_labels={"column": f}) for f in features]
-        project.dashboard.add_panel(line_plot_panel(title="Drift score per feature", values=scores, size="full",
-                                                    description="each feature's stat-test score"),
-                                    tab="Data drift")
+        panels.append(line_plot_panel(title="Drift score per feature", values=scores,
+                                      description="each feature's stat-test score"))
+    tab = DashboardTabModel(title="Data drift", panels=[p.id for p in panels])
+    return DashboardModel(tabs=[tab], panels=panels)
 
 
 def project_for(ws, params: Params):
@@ -81,7 +83,7 @@ def project_for(ws, params: Params):
     if found:
         return found[0]
     project = ws.create_project(params.name, description=f"driftlib runs of {params.name}")
-    _dashboard(project, params.features.all)
+    ws.save_dashboard(project.id, dashboard_model(params.features.all))
     return project
 
 

@@ -167,6 +167,7 @@ def test_failed_run_keeps_last_success_promotion_and_version(tmp_path):
 @pytest.mark.parametrize("broken", [
     {},
     {"status": "failed", "notebooks": None},
+    {"status": "failed", "notebooks": ["junk", None, {"status": "success"}]},
     {"status": "failed", "notebooks": [{"name": "02_data_drift", "status": "failed", "result": None}]},
     {"notebooks": [{"name": "02_data_drift", "result": {"columns": [{"score": "n/a"}, "junk", {"column": "x"}],
                                                         "share_drifted": float("nan"), "prediction_drift": True}},

@@ -13,7 +13,6 @@ from driftlib.retrain import (ESTIMATORS, RetrainDecision, build_estimator, comp
                               register_artifact, retrain, split_holdout, train_initial,
                               training_window)
 
-RNG = np.random.default_rng(0)
 
 
 # -- gate on synthetic champion/challenger pairs ---------------------------------------------------
@@ -261,3 +260,23 @@ def test_register_artifact_imports_user_model(tmp_path):
     (tmp_path / "junk.joblib").write_text("not a pickle")
     with pytest.raises(InputError, match="junk.joblib"):
         register_artifact(params, tmp_path / "junk.joblib", registry=reg)
+
+
+def test_vectorised_bootstrap_auc_equals_sklearn_on_the_same_resamples():
+    from sklearn.metrics import roc_auc_score
+
+    from driftlib.retrain import resample_counts, weighted_auc
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 700)
+    s = np.round(y * 0.5 + rng.normal(size=700), 1)  # rounded: many ties
+    idx = rng.integers(0, 700, (20, 700))
+    counts = np.stack([np.bincount(i, minlength=700) for i in idx])
+    fast = weighted_auc(y, s, counts)
+    slow = [roc_auc_score(y[i], s[i]) for i in idx]
+    np.testing.assert_allclose(fast, slow, rtol=1e-12)
+    counts = resample_counts(700, 50, np.random.default_rng(0))
+    assert counts.shape == (50, 700) and (counts.sum(axis=1) == 700).all()
+    single = np.zeros((1, 700), dtype=int)
+    single[0, np.flatnonzero(y == 1)[:5]] = 1
+    assert np.isnan(weighted_auc(y, s, single)[0])

@@ -136,7 +136,7 @@ def test_pipeline_job_runs_the_tick_date_and_reports_status():
 
 
 def test_a_run_holding_the_real_lock_makes_the_tick_skip(tmp_path):
-    from conftest import write_params
+    from tests.conftest import write_params
 
     from driftlib.config import load_params
     from driftlib.pipeline import run_lock
@@ -159,7 +159,7 @@ def _app() -> typer.Typer:
 
 
 def test_print_crontab_prints_a_runnable_line(tmp_path):
-    from conftest import write_params
+    from tests.conftest import write_params
 
     params_file = write_params(tmp_path)
     (tmp_path / "data").mkdir()
@@ -170,12 +170,14 @@ def test_print_crontab_prints_a_runnable_line(tmp_path):
     assert result.exit_code == 0, result.output
     line = [ln for ln in result.output.splitlines() if not ln.startswith("#")][0]
     assert line.startswith("30 5 * * 1-5 cd ")
-    command = shlex.split(line.split("&&", 1)[1].split(">>", 1)[0])
+    _cd, mkdir, run = (shlex.split(part) for part in line.split(">>", 1)[0].split(" && "))
+    assert mkdir[:2] == ["mkdir", "-p"] and line.split(">> ")[1].startswith(mkdir[2])
+    command = run
     assert command[1:] == ["-m", "driftlib.cli", "run", "--params", str(params_file.resolve()), "--quiet"]
 
 
 def test_bad_cron_exits_2_with_one_line(tmp_path):
-    from conftest import write_params
+    from tests.conftest import write_params
 
     result = CliRunner().invoke(_app(), ["--params", str(write_params(tmp_path)), "--cron", "61 * * * *"])
     assert result.exit_code == 2

@@ -20,8 +20,8 @@ def crontab_line(params: Params, cron: str) -> str:
     params_file = str(Path(params.source_file or "params.yaml").resolve())
     log_file = params.state_dir / f"cron-{params.name}.log"
     command = [sys.executable, "-m", "driftlib.cli", "run", "--params", params_file, "--quiet"]
-    return (f"{cron} cd {shlex.quote(str(params.root_dir))} && {shlex.join(command)} "
-            f">> {shlex.quote(str(log_file))} 2>&1")
+    return (f"{cron} cd {shlex.quote(str(params.root_dir))} && mkdir -p {shlex.quote(str(log_file.parent))} && "
+            f"{shlex.join(command)} >> {shlex.quote(str(log_file))} 2>&1")
 
 
 @handle_errors
@@ -34,8 +34,9 @@ def schedule(
 ) -> None:
     """Run the notebooks at every cron time (UTC) in the foreground; one run at a time.
 
-    A run still going at the next cron time makes that time skipped (logged); a failed run is logged
-    and the schedule goes on. Stop with Ctrl-C or SIGTERM (the current run finishes first).
+    A cron time that passes while a run is still going is skipped (and logged).
+
+    A failed run is logged and the schedule goes on. Ctrl-C or SIGTERM stop it after the current run.
     """
     check_cron(cron)
     cfg = load_params(params)

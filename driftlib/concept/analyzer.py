@@ -136,36 +136,48 @@ class ConceptDriftAnalyzer:
     def score(self, production: pd.DataFrame, *, as_of=None, data_drift=None,
               lookback_days: int | None = None) -> ConceptReport:
         """`as_of` is the run date: rows at or after it are ignored and so are labels arriving later."""
-        if not hasattr(self, "reference_"):
-            raise RuntimeError("call fit(reference) before score(production)")
         df, as_of = self._prepare(production, as_of)
-        days = self.params.run.lookback_days if lookback_days is None else lookback_days
-        start = as_of - pd.Timedelta(days=days)
+        current, start = self._current(df, as_of, lookback_days)
         ts = self._c.timestamp
-        current = df[df[ts] >= start]
         cur = self._summarise(current, start, as_of, test=True, data_drift=_data_drift_flag(data_drift))
         windows = self._timeline(df, as_of)
         onset = self._run_onset(df)
         degraded = cur["degraded"] if cur["degraded"] is not None else cur["estimated_degraded"]
         lab = current[current[self._c.target].notna()]
+        ref = self.reference_summary()
         report = ConceptReport(
             headline="", verdict=cur["verdict"], degraded=degraded,
             degraded_basis="realized" if cur["degraded"] is not None else "estimated",
             onset=onset.onset if degraded else None, as_of=as_of, start=start, metric=self.metric.name,
-            task=self.task, reference=self.reference_summary(), current=cur, windows=windows,
+            task=self.task, reference=ref, current=cur, windows=windows,
             estimation_error=estimation_error(windows, [m.name for m in self.metrics_]),
             label_coverage={**W.coverage(current, self._c.target, ts),
                             "history": W.coverage(df, self._c.target, ts)},
             change_points=onset.change_points, detections=onset.detections, last_change=onset.onset,
-            slices=self._slices(lab), calibration={"reference": self.reference_summary()["calibration"],
+            slices=self._slices(lab), calibration={"reference": ref["calibration"],
                                                    "current": self._calibration(lab)},
             n_errors=onset.n)
         report.headline = headline(report)
         return report
 
+    def check(self, production: pd.DataFrame, *, as_of=None, data_drift=None,
+              lookback_days: int | None = None) -> dict:
+        """The run window's verdict alone (concept test + data drift check): cheap, for gates and CLIs."""
+        df, as_of = self._prepare(production, as_of)
+        current, _ = self._current(df, as_of, lookback_days)
+        lab = current[current[self._c.target].notna()]
+        return self._verdict(current, lab, _data_drift_flag(data_drift))
+
+    def _current(self, df: pd.DataFrame, as_of: pd.Timestamp, lookback_days: int | None):
+        days = self.params.run.lookback_days if lookback_days is None else lookback_days
+        start = as_of - pd.Timedelta(days=days)
+        return df[df[self._c.timestamp] >= start], start
+
     def _prepare(self, production: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
         from driftlib.data import utc, with_utc_timestamp
 
+        if not hasattr(self, "reference_"):
+            raise RuntimeError("call fit(reference) before scoring production data")
         c = self._c
         missing = [x for x in [c.prediction, *self.numeric_, *self.categorical_] if x not in production.columns]
         if missing:

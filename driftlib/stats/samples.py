@@ -46,8 +46,12 @@ class NumericSample:
     def from_array(cls, arr: np.ndarray, integer: bool) -> "NumericSample":
         """`arr` as returned by `numeric_array` (or a slice of it)."""
         if not integer:
-            arr = arr[np.isfinite(arr)]
-        return cls(np.sort(arr, kind="quicksort"), integer)
+            finite = np.isfinite(arr)
+            if not finite.all():
+                arr = arr[finite]
+                arr.sort()
+                return cls(arr, integer)
+        return cls(np.sort(arr), integer)
 
     @classmethod
     def from_values(cls, values) -> "NumericSample":

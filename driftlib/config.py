@@ -97,7 +97,10 @@ class ConceptConfig(Strict):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     metrics: list[str] | None = Field(None, description="metrics reported; None = all for the task")
     tolerance: float = Field(0.0, ge=0, description="degraded only if the interval is this far below the reference")
+    degradation_metrics: list[str] | None = Field(
+        None, description="metrics whose intervals decide 'degraded'; None = metric, plus ece for probabilities")
     alpha: float = Field(0.01, gt=0, lt=0.5, description="false-alarm level of the concept and data checks")
+    tests: list[str] = Field(["calibration", "features"], description="concept tests (Bonferroni-combined)")
     learner: str = Field("hgb", description="model of P(y|x) in the concept test (see driftlib.concept.shift)")
     reference_ratio: float = Field(2.0, gt=0, description="reference rows per labelled window row in the test")
     test_windows: bool = Field(True, description="also run the concept test on every timeline window")

@@ -162,12 +162,9 @@ class WindowedDrift:
     @cached_property
     def table(self) -> pd.DataFrame:
         """window, start, end, n_rows, then the per-column fields of `DriftResult.table`."""
-        frames = [r.table.assign(window=i, start=r.start, end=r.end, n_rows=r.n_rows)
-                  for i, r in enumerate(self.results)]
-        if not frames:
-            return pd.DataFrame(columns=["window", "start", "end", "n_rows", *TABLE_COLUMNS])
-        t = pd.concat(frames, ignore_index=True)
-        return t[["window", "start", "end", "n_rows", *TABLE_COLUMNS]]
+        rows = [{"window": i, "start": r.start, "end": r.end, "n_rows": r.n_rows, **row}
+                for i, r in enumerate(self.results) for row in r.table.to_dict("records")]
+        return pd.DataFrame(rows, columns=["window", "start", "end", "n_rows", *TABLE_COLUMNS])
 
     @cached_property
     def windows(self) -> pd.DataFrame:
@@ -203,7 +200,7 @@ class WindowedDrift:
             "min_rows": self.min_rows,
             "n_windows": len(w),
             "n_insufficient": int((w["status"] != OK).sum()),
-            "n_drifted_windows": int(w["dataset_drift"].fillna(False).astype(bool).sum()),
+            "n_drifted_windows": int(w["dataset_drift"].eq(True).sum()),
             "windows": [{"start": _iso(r.start), "end": _iso(r.end), "n_rows": int(r.n_rows),
                          "status": r.status, "share_drifted": _clean(r.share_drifted),
                          "dataset_drift": r.dataset_drift, "drifted_columns": list(r.drifted_columns)}

@@ -67,7 +67,8 @@ def alert_rules(params: Params) -> dict[str, Any]:
     job = mon.service_job
     rules = [
         _rule("DriftlibDatasetDriftPersistent",
-              f'max by (model) (driftlib_dataset_drift_consecutive_runs{{model="{m}"}}) >= {mon.drift_consecutive_runs}',
+              f'max by (model) (driftlib_dataset_drift_consecutive_runs{{model="{m}"}})'
+              f' >= {mon.drift_consecutive_runs}',
               "Dataset drift in {{ $value }} consecutive runs of {{ $labels.model }}",
               f"The share of drifted features reached drift.drift_share ({params.drift.drift_share:g}) in at "
               f"least monitoring.drift_consecutive_runs ({mon.drift_consecutive_runs}) runs in a row. "
@@ -166,9 +167,10 @@ def _row(title: str, y: int) -> dict[str, Any]:
             "panels": []}
 
 
-def _flag(ok: str, bad: str, good_value: int = 1) -> list[dict]:
-    colors = {good_value: "green", 1 - good_value: "red"}
-    return [{"type": "value", "options": {str(v): {"text": ok if v == good_value else bad, "color": colors[v]}
+def _flag(one: str, zero: str, good: int = 1) -> list[dict]:
+    """Value mapping of a 0/1 gauge: a text per value, green for the good one and red for the other."""
+    text = {0: zero, 1: one}
+    return [{"type": "value", "options": {str(v): {"text": text[v], "color": "green" if v == good else "red"}
                                           for v in (0, 1)}}]
 
 
@@ -216,8 +218,9 @@ def _drift_panels(y: int) -> list[dict]:
         _panel("timeseries", "Share of drifted features",
                [_target(f"max by (model) (driftlib_drifted_features_ratio{M})", "{{model}}")],
                (0, y + 1, 12, 7), unit="percentunit"),
-        _panel("stat", "Dataset drift (latest run)", [_target(f"max by (model) (driftlib_dataset_drift{M})", "{{model}}")],
-               (12, y + 1, 4, 7), mappings=_flag("no drift", "drift", good_value=0)),
+        _panel("stat", "Dataset drift (latest run)",
+               [_target(f"max by (model) (driftlib_dataset_drift{M})", "{{model}}")],
+               (12, y + 1, 4, 7), mappings=_flag("drift", "no drift", good=0)),
         _panel("stat", "Consecutive runs with drift",
                [_target(f"max by (model) (driftlib_dataset_drift_consecutive_runs{M})", "{{model}}")],
                (16, y + 1, 4, 7)),
@@ -225,7 +228,7 @@ def _drift_panels(y: int) -> list[dict]:
                (20, y + 1, 4, 7), unit="short"),
         _panel("status-history", "Drifted features over time (heatmap)",
                [_target(f"max by (feature) (driftlib_feature_drifted{M})", "{{feature}}")],
-               (0, y + 8, 24, 9), mappings=_flag("drift", "ok", good_value=0),
+               (0, y + 8, 24, 9), mappings=_flag("drift", "ok", good=0),
                description="One row per feature, one cell per scrape: red where the feature drifted."),
         _panel("timeseries", "Drift score per feature",
                [_target(f"max by (feature) (driftlib_feature_drift_score{M})", "{{feature}}")],
@@ -291,7 +294,8 @@ def _variables() -> list[dict]:
                 "definition": f"label_values({metric}, {name})", "refresh": 2, "includeAll": True,
                 "multi": True, "current": {"text": "All", "value": "$__all"}, "sort": 1}
 
-    return [query("model", "Model", "driftlib_run_success"), query("job", "Service job", "driftlib_http_requests_total")]
+    return [query("model", "Model", "driftlib_run_success"),
+            query("job", "Service job", "driftlib_http_requests_total")]
 
 
 def grafana_dashboard() -> dict[str, Any]:

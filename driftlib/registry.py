@@ -180,14 +180,17 @@ class Registry:
         return text or None
 
     def list(self) -> list[dict]:
-        """One summary row per version: card fields plus `current` and `promoted` (ever)."""
+        """One row per version: card fields, `current`, `promoted` (ever) and `state`
+        (current | retired = was current | candidate | rejected)."""
         current = self.current_version()
         promoted = {rec["version"] for rec in self.history()} | ({current} if current else set())
         rows = []
         for v in self.versions():
             card = self.card(v)
+            state = ("current" if v == current else "retired" if v in promoted
+                     else card.get("status"))
             rows.append({"version": v, "created": card.get("created"), "status": card.get("status"),
-                         "current": v == current, "promoted": v in promoted,
+                         "state": state, "current": v == current, "promoted": v in promoted,
                          "parent": card.get("parent"), "metrics": card.get("metrics", {}),
                          "gate": (card.get("gate") or {}).get("decision")})
         return rows
@@ -305,7 +308,8 @@ class Registry:
         """
         card = self.card(version)
         if card.get("status") == "rejected" and not force:
-            raise ConfigError(f"model {version} was rejected by the gate; pass force to promote it")
+            raise ConfigError(f"model {version} was rejected by the gate; "
+                              "promote it with force=True (CLI: --force) to override")
         with self._lock():
             return self._switch(version, "promote", reason)
 
@@ -322,9 +326,9 @@ class Registry:
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td>{'&#9654; ' if r['current'] else ''}{html.escape(r['version'])}</td>"
-            f"<td>{html.escape(str(r['created']))}</td><td>{html.escape(str(r['status']))}</td>"
+            f"<td>{html.escape(str(r['created'])[:19])}</td><td>{html.escape(str(r['state']))}</td>"
             f"<td>{html.escape(str(r['gate']))}</td><td>{html.escape(str(r['parent']))}</td></tr>"
             for r in self.list())
         return (f"<p>Model registry <code>{html.escape(str(self.root))}</code></p><table>"
-                "<tr><th>version</th><th>created</th><th>status</th><th>gate</th><th>parent</th></tr>"
+                "<tr><th>version</th><th>created</th><th>state</th><th>gate</th><th>parent</th></tr>"
                 f"{rows}</table>")

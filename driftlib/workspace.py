@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from driftlib.config import Params
 from driftlib.evidently_io import SNAPSHOT_FILE, load_snapshot
+
 DRIFT_COUNT = "evidently:metric_v2:DriftedColumnsCount"
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
 INDEX_FILE = ".driftlib_runs.json"  # run date -> snapshot id, per project (beside Evidently's files)
@@ -50,7 +51,6 @@ def workspace_dir(params: Params) -> Path | None:
 def _open(path: Path):
     from evidently.ui.workspace import Workspace
 
-    path.mkdir(parents=True, exist_ok=True)
     return Workspace(str(path))
 
 
@@ -133,7 +133,9 @@ def add_run(params: Params, output_dir: Path, summary: dict) -> WorkspaceUpdate:
         index_path, index = _index(ws_path, project_id)
         run_date = str(summary.get("run_date", ""))
         old = index.get(run_date)
-        if old and old in {str(s) for s in ws.list_runs(project.id)}:
+        if old not in {str(s) for s in ws.list_runs(project.id)}:
+            old = None  # deleted by hand: nothing to replace
+        if old:
             ws.delete_run(project.id, old)
         ref = ws.add_run(project.id, snapshot)
         index[run_date] = str(ref.id)

@@ -162,6 +162,12 @@ def test_dashboard_structure_and_required_panels():
         cells |= mine
     by_metric = {name: p["type"] for p in panels for t in p.get("targets", []) for name in metric_names(t["expr"])}
     assert by_metric["driftlib_feature_drifted"] in ("status-history", "heatmap", "table")
+    colors = {p["title"]: {k: v["color"] for m in p["fieldConfig"]["defaults"]["mappings"]
+                           for k, v in m["options"].items()}
+              for p in panels if p["type"] != "row" and p["fieldConfig"]["defaults"]["mappings"]}
+    assert colors["Drifted features over time (heatmap)"] == {"1": "red", "0": "green"}
+    assert colors["Dataset drift (latest run)"] == {"1": "red", "0": "green"}
+    assert colors["Latest run"] == colors["Service up"] == {"1": "green", "0": "red"}
     for name in ("driftlib_drifted_features_ratio", "driftlib_performance", "driftlib_run_success",
                  "driftlib_current_model_info", "driftlib_http_requests_total",
                  "driftlib_http_request_duration_seconds_bucket", "driftlib_feature_drift_score"):

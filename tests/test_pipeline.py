@@ -142,3 +142,16 @@ def test_second_run_is_refused_while_locked_and_stale_lock_recovers(tmp_path):
         holder.kill()  # SIGKILL: the lock holder dies without cleaning up
         holder.wait()
     assert run_pipeline(params, "2024-02-01").status == "success"
+
+
+@pytest.mark.parametrize("drift, verdict, code", [
+    (True, "stable", 3), (False, "concept drift", 4), (True, "both", 5), (False, "data drift only", 0)])
+def test_fail_on_drift_exit_codes(tmp_path, drift, verdict, code):
+    save = "from driftlib import results\nresults.save_result(output_dir, '{name}', {result!r})"
+    params = _fake_project(tmp_path, {
+        "02_data_drift": save.format(name="02_data_drift", result={"headline": "x", "dataset_drift": drift}),
+        "03_concept_drift": save.format(name="03_concept_drift", result={"headline": "y", "verdict": verdict}),
+    })
+    args = ["run", "--params", params.source_file, "--date", "2024-02-01", "-q"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert CliRunner().invoke(app, [*args, "--fail-on-drift"]).exit_code == code

@@ -116,6 +116,10 @@ def test_history_and_rollback(reg):
         ("rollback", v2, v3), ("rollback", v1, v2)]
     rows = {r["version"]: r for r in reg.list()}
     assert rows[v1]["current"] and not rows[v2]["current"] and rows[v3]["promoted"]
+    assert [rows[v]["state"] for v in (v1, v2, v3)] == ["current", "retired", "retired"]
+    v4 = reg.register(Model(4), {}, status="rejected")
+    assert reg.list()[-1]["state"] == "rejected"
+    assert reg.card(v4)["status"] == "rejected"
 
 
 def test_rollback_after_promote_following_rollback(reg):

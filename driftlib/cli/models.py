@@ -40,10 +40,10 @@ def list_models(params_file: Path = PARAMS, as_json: bool = JSON) -> None:
     if not rows:
         typer.echo(f"no models registered in {reg.root}")
         return
-    typer.echo(f"  {'version':<8} {'created':<26} {'status':<10} {'gate':<9} {'parent':<7} metrics")
+    typer.echo(f"  {'version':<8} {'created (UTC)':<19} {'state':<9} {'gate':<9} {'parent':<7} metrics")
     for r in rows:
         mark = "*" if r["current"] else " "
-        typer.echo(f"{mark} {r['version']:<8} {str(r['created']):<26} {str(r['status']):<10} "
+        typer.echo(f"{mark} {r['version']:<8} {str(r['created'])[:19]:<19} {str(r['state']):<9} "
                    f"{str(r['gate']):<9} {str(r['parent'] or '-'):<7} {_fmt_metrics(r['metrics'])}")
 
 

@@ -14,14 +14,16 @@ from sklearn.calibration import calibration_curve
 
 from driftlib.concept import windows as W
 from driftlib.concept.estimate import PerformanceEstimator, make_calibrator
-from driftlib.concept.metrics import DEFAULTS, Rows, bootstrap, get_metric, interval
+from driftlib.concept.metrics import DEFAULTS, Rows, bootstrap, get_metric, interval, simulate
 from driftlib.concept.onset import OnsetDetector
 from driftlib.concept.report import ConceptReport, headline
-from driftlib.concept.shift import ConceptShiftTest, CovariateShiftCheck, feature_frame, make_learner
+from driftlib.concept.shift import (CalibrationShiftTest, ConceptShiftTest, CovariateShiftCheck, feature_frame,
+                                    make_learner)
 from driftlib.concept.slices import slice_drops
 from driftlib.config import Params
 from driftlib.errors import ConfigError, InputError
 
+CONCEPT_TESTS = ("calibration", "features")
 VERDICTS = ("stable", "data drift only", "concept drift", "both", "insufficient labels")
 
 
@@ -61,6 +63,10 @@ class ConceptDriftAnalyzer:
         self.spec = W.window_spec(self.cfg.window)
         make_calibrator(self.cfg.calibration)
         make_learner(self.cfg.learner, self.task, self.seed)
+        unknown = sorted(set(self.cfg.tests) - set(CONCEPT_TESTS))
+        if unknown or not self.cfg.tests:
+            raise ConfigError(f"field 'concept.tests': expected a non-empty subset of {', '.join(CONCEPT_TESTS)}"
+                              + (f", got {', '.join(unknown)}" if unknown else ""))
         self._onset = OnsetDetector(self.cfg.detectors, self.cfg.min_agreement, self.cfg.onset_tolerance,
                                     binary_errors=self.task == "classification")
 
@@ -105,6 +111,7 @@ class ConceptDriftAnalyzer:
                          if self.score_col_ or not m.needs_probability]
         if self.metric.needs_probability and not self.score_col_:
             raise InputError(f"reference: concept.metric '{self.metric.name}' needs the probability column")
+        self.degradation_ = self._degradation_metrics()
         self.reference_ = ref
         self._fit_reference_metrics(ref)
         self.estimator_ = None
@@ -115,6 +122,19 @@ class ConceptDriftAnalyzer:
         self.covariate_ = CovariateShiftCheck(self.numeric_, self.categorical_, self.cfg.alpha,
                                               self.params.drift.drift_share).fit(ref)
         return self
+
+    def _degradation_metrics(self) -> list:
+        """The main metric, plus ECE when there are probabilities: ranking and calibration both matter."""
+        names = self.cfg.degradation_metrics
+        if names is None:
+            names = [self.metric.name] + (["ece"] if self.score_col_ and self.metric.name != "ece" else [])
+        chosen = [get_metric(n, self.task, "concept.degradation_metrics") for n in names]
+        by_name = {m.name: m for m in self.metrics_}
+        missing = [m.name for m in chosen if m.name not in by_name]
+        if missing:
+            raise ConfigError(f"field 'concept.degradation_metrics': {', '.join(missing)} not among the "
+                              "reported metrics (concept.metrics) or needs probabilities")
+        return chosen
 
     def _fit_reference_metrics(self, ref: pd.DataFrame) -> None:
         rows, y = self._rows(ref), self._y(ref)
@@ -148,7 +168,7 @@ class ConceptDriftAnalyzer:
         report = ConceptReport(
             headline="", verdict=cur["verdict"], degraded=degraded,
             degraded_basis="realized" if cur["degraded"] is not None else "estimated",
-            onset=onset.onset if degraded else None, as_of=as_of, start=start, metric=self.metric.name,
+            onset=self._onset_date(windows, onset.change_points, degraded, start, as_of), as_of=as_of, start=start, metric=self.metric.name,
             task=self.task, reference=ref, current=cur, windows=windows,
             estimation_error=estimation_error(windows, [m.name for m in self.metrics_]),
             label_coverage={**W.coverage(current, self._c.target, ts),
@@ -230,18 +250,31 @@ class ConceptDriftAnalyzer:
         for m in self.metrics_:
             lo, hi = interval(boot[m.name], self.cfg.confidence)
             realized[m.name] = {"value": m.point(y, rows), "lower": lo, "upper": hi}
-        diff, degraded = self._compare(realized[self.metric.name]["value"], boot[self.metric.name])
+        diff, degraded = self._compare(boot, len(lab))
         return {"realized": realized, "difference": diff, "degraded": degraded}
 
-    def _compare(self, value: float, replicates: np.ndarray) -> tuple[dict, bool | None]:
-        """Window minus reference with an interval from independent replicates of both."""
-        name = self.metric.name
-        lo, hi = interval(replicates - self.ref_boot_[name], self.cfg.confidence)
-        diff = {"metric": name, "value": value - self.ref_point_[name], "lower": lo, "upper": hi}
-        if not np.isfinite(lo):
-            return diff, None
-        tol = self.cfg.tolerance
-        return diff, bool(hi < -tol if self.metric.higher_is_better else lo > tol)
+    def _compare(self, replicates: dict, n: int) -> tuple[dict, bool | None]:
+        """Window minus reference per degradation metric; degraded when an interval says so.
+
+        Reference replicates are drawn at the window's size (same sampling bias); each of the k
+        metrics is judged at confidence 1 - (1 - confidence) / k, so k metrics add no false alarms.
+        """
+        rng = np.random.default_rng(self.seed + 3)
+        ref = bootstrap(self.degradation_, self._y(self.reference_), self._rows(self.reference_),
+                        self.cfg.n_bootstrap, rng, size=n)
+        level = 1 - (1 - self.cfg.confidence) / len(self.degradation_)
+        diff, flags = {}, []
+        for m in self.degradation_:
+            d = replicates[m.name] - ref[m.name]
+            lo, hi = interval(d, level)
+            worse = None if not np.isfinite(lo) else bool(
+                hi < -self.cfg.tolerance if m.higher_is_better else lo > self.cfg.tolerance)
+            finite = d[np.isfinite(d)]
+            diff[m.name] = {"value": float(np.median(finite)) if len(finite) else None, "lower": lo, "upper": hi,
+                            "confidence": level, "degraded": worse}
+            flags.append(worse)
+        known = [f for f in flags if f is not None]
+        return diff, (any(known) if known else None)
 
     def _estimated(self, w: pd.DataFrame, lab: pd.DataFrame, realized: dict) -> dict:
         out = {"estimated": None, "estimated_degraded": None, "estimation_error": None,
@@ -250,8 +283,7 @@ class ConceptDriftAnalyzer:
             return out
         est = self.estimator_.score(w[self.score_col_].to_numpy(float), w[self._c.prediction].to_numpy(float))
         out["estimated"] = {k: v.to_dict() for k, v in est.items()}
-        sims = self._estimate_replicates(w)
-        out["estimated_degraded"] = self._compare(est[self.metric.name].value, sims)[1]
+        out["estimated_degraded"] = self._compare(self._estimate_replicates(w), len(w))[1]
         if realized:
             on_lab = self.estimator_.score(lab[self.score_col_].to_numpy(float),
                                            lab[self._c.prediction].to_numpy(float))
@@ -260,26 +292,58 @@ class ConceptDriftAnalyzer:
                                                for k in realized if np.isfinite(on_lab[k].lower)}
         return out
 
-    def _estimate_replicates(self, w: pd.DataFrame) -> np.ndarray:
-        from driftlib.concept.metrics import simulate
-
+    def _estimate_replicates(self, w: pd.DataFrame) -> dict:
         rows = self._rows(w)
         c = self.estimator_.calibrated(rows.score)
         rng = np.random.default_rng(self.seed + 2)
-        return simulate([self.metric], c, rows, self.cfg.n_bootstrap, rng)[self.metric.name]
+        return simulate(self.degradation_, c, rows, self.cfg.n_bootstrap, rng)
 
     def _verdict(self, w: pd.DataFrame, lab: pd.DataFrame, data_drift: dict | None) -> dict:
         data = data_drift or (self.covariate_.score(w).to_dict() if len(w) else None)
         if len(lab) < self.cfg.min_labels:
             return {"concept_test": None, "data_drift": data,
                     "verdict": verdict(len(lab), self.cfg.min_labels, None, None)}
-        X_ref, X_win = feature_frame([self.reference_, lab], self.numeric_, self.categorical_)
-        test = ConceptShiftTest(self.task, self.cfg.learner, self.cfg.alpha, 2, self.cfg.reference_ratio, self.seed)
-        res = test.fit(X_ref, self._y(self.reference_)).score(X_win, self._y(lab))
-        return {"concept_test": res.to_dict(), "data_drift": data,
-                "verdict": verdict(len(lab), self.cfg.min_labels, res.drift, data and data["drifted"])}
+        tests = self._concept_tests(lab)
+        concept = any(t["drift"] for t in tests.values())
+        return {"concept_test": {"drift": concept, "alpha": self.cfg.alpha, "tests": tests}, "data_drift": data,
+                "verdict": verdict(len(lab), self.cfg.min_labels, concept, data and data["drifted"])}
+
+    def _output_col(self) -> str | None:
+        return self.score_col_ if self.task == "classification" else self._c.prediction
+
+    def _concept_tests(self, lab: pd.DataFrame) -> dict:
+        """Each configured test at alpha / k (Bonferroni): the verdict's false-alarm rate stays <= alpha."""
+        names = [t for t in self.cfg.tests if t != "calibration" or self._output_col()]
+        level = self.cfg.alpha / len(names)
+        ref, out = self.reference_, {}
+        if "calibration" in names:
+            col = self._output_col()
+            test = CalibrationShiftTest(self.task, level).fit(ref[col].to_numpy(float), self._y(ref))
+            out["calibration"] = test.score(lab[col].to_numpy(float), self._y(lab)).to_dict()
+        if "features" in names:
+            X_ref, X_win = feature_frame([ref, lab], self.numeric_, self.categorical_)
+            test = ConceptShiftTest(self.task, self.cfg.learner, level, 2, self.cfg.reference_ratio, self.seed)
+            out["features"] = test.fit(X_ref, self._y(ref)).score(X_win, self._y(lab)).to_dict()
+        return out
 
     # -- history-wide views ------------------------------------------------------------------------
+    def _onset_date(self, windows: list[dict], points: list[dict], degraded, start, as_of):
+        """Since when: the first upward change point in (or just before) the first window of the
+        current streak of degraded windows; with no such streak, in the run window. Detectors date
+        the change, the intervals decide which change matters: storms make detectors fire weekly."""
+        if not degraded:
+            return None
+        first = None
+        for w in reversed([w for w in windows if w["degraded"] is not None]):
+            if not w["degraded"]:
+                break
+            first = w
+        lo, hi = (first["start"], first["end"]) if first else (start, as_of)
+        ups = [p["timestamp"] for p in points
+               if p["direction"] == "up" and lo - self._onset.tolerance <= p["timestamp"] < hi]
+        return min(ups) if ups else lo
+
+
     def _run_onset(self, df: pd.DataFrame):
         lab = df[df[self._c.target].notna()]
         y, pred = self._y(lab), lab[self._c.prediction].to_numpy(float)

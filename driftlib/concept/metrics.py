@@ -150,18 +150,23 @@ def _chunks(total: int, n: int):
         yield min(size, total - start)
 
 
-def bootstrap_weights(rng: np.random.Generator, b: int, n: int) -> np.ndarray:
-    """Multinomial resampling counts (b, n): row i of replicate k is drawn w[k, i] times."""
-    idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+def bootstrap_weights(rng: np.random.Generator, b: int, n: int, size: int | None = None) -> np.ndarray:
+    """Multinomial resampling counts (b, n): row i of replicate k is drawn w[k, i] times (`size` draws)."""
+    idx = rng.integers(0, n, size=(b, size or n)) + (np.arange(b) * n)[:, None]
     return np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(float)
 
 
-def bootstrap(metrics: list[Metric], y, rows: Rows, n_boot: int, rng: np.random.Generator) -> dict:
-    """Replicates of each metric over rows resampled with replacement."""
+def bootstrap(metrics: list[Metric], y, rows: Rows, n_boot: int, rng: np.random.Generator,
+              size: int | None = None) -> dict:
+    """Replicates of each metric over rows resampled with replacement, `size` rows each (default n).
+
+    Drawing the reference at a window's size gives replicates with the window's sampling bias, so a
+    size-dependent metric such as ECE compares like with like.
+    """
     y = np.asarray(y, dtype=float)[None, :]
     out = {m.name: [] for m in metrics}
     for b in _chunks(n_boot, len(rows)):
-        w = bootstrap_weights(rng, b, len(rows))
+        w = bootstrap_weights(rng, b, len(rows), size)
         for m in metrics:
             out[m.name].append(m(y, w, rows))
     return {k: np.concatenate(v) for k, v in out.items()}

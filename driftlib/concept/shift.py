@@ -26,7 +26,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from driftlib.errors import ConfigError
@@ -134,6 +134,7 @@ class ShiftTestResult:
     loss_with_period: float
     relative_gain: float
     learner: str
+    test: str = "features"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,6 +195,86 @@ def _one_sided_z(d: np.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     z = float(d.mean() / (sd / np.sqrt(len(d))))
     return z, float(stats.norm.sf(z))
+
+
+@dataclass
+class CalibrationTestResult:
+    """Likelihood-ratio (F for regression) test of period terms in the calibration curve."""
+
+    statistic: float
+    df: int
+    p_value: float
+    drift: bool
+    n: int
+    n_reference: int
+    test: str = "calibration"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CalibrationShiftTest:
+    """H0: P(y | model output) is the same in the window as in the reference.
+
+    The labels are regressed on a cubic spline of the model's output (logit of the probability, or
+    the regression prediction) on the pooled rows, with and without a period intercept and
+    period-by-spline terms; the likelihood-ratio statistic is chi-square with their count as degrees
+    of freedom (an F-test for regression). This is the assumption confidence-based estimation rests
+    on: when it holds, the reference calibration still turns probabilities into expected accuracy.
+    """
+
+    def __init__(self, task: str = "classification", alpha: float = 0.01, n_knots: int = 5):
+        self.task = task
+        self.alpha = alpha
+        self.n_knots = n_knots
+
+    def _x(self, score) -> np.ndarray:
+        s = np.asarray(score, dtype=float)
+        if self.task == "classification":
+            s = np.clip(s, 1e-6, 1 - 1e-6)
+            s = np.log(s / (1 - s))
+        return s[:, None]
+
+    def fit(self, score, y) -> "CalibrationShiftTest":
+        self.s_ref_, self.y_ref_ = self._x(score), np.asarray(y, dtype=float)
+        self.spline_ = SplineTransformer(n_knots=self.n_knots, degree=3, knots="quantile",
+                                         extrapolation="linear", include_bias=False).fit(self.s_ref_)
+        return self
+
+    def score(self, score, y) -> CalibrationTestResult:
+        y = np.r_[self.y_ref_, np.asarray(y, dtype=float)]
+        B = self.spline_.transform(np.r_[self.s_ref_, self._x(score)])
+        d = np.r_[np.zeros(len(self.s_ref_)), np.ones(len(y) - len(self.s_ref_))][:, None]
+        X0, X1 = B, np.hstack([B, d, d * B])
+        df = X1.shape[1] - X0.shape[1]
+        stat, p = (_lr_logistic if self.task == "classification" else _f_ols)(X0, X1, y, df)
+        return CalibrationTestResult(statistic=stat, df=df, p_value=p, drift=bool(p < self.alpha), n=len(y) - len(self.s_ref_),
+                                     n_reference=len(self.s_ref_))
+
+
+def _lr_logistic(X0, X1, y, df) -> tuple[float, float]:
+    def loglik(X):
+        q = LogisticRegression(C=1e6, max_iter=5000).fit(X, y).predict_proba(X)[:, 1]
+        q = np.clip(q, 1e-12, 1 - 1e-12)
+        return float(np.sum(y * np.log(q) + (1 - y) * np.log(1 - q)))
+
+    with threadpool_limits(1):
+        stat = max(0.0, 2 * (loglik(X1) - loglik(X0)))
+    return stat, float(stats.chi2.sf(stat, df))
+
+
+def _f_ols(X0, X1, y, df) -> tuple[float, float]:
+    def rss(X):
+        X = np.hstack([np.ones((len(X), 1)), X])
+        beta = np.linalg.lstsq(X, y, rcond=None)[0]
+        return float(np.sum((y - X @ beta) ** 2)), X.shape[1]
+
+    (r0, _), (r1, p1) = rss(X0), rss(X1)
+    dof = len(y) - p1
+    if r1 <= 0 or dof <= 0:
+        return 0.0, 1.0
+    f = max(0.0, ((r0 - r1) / df) / (r1 / dof))
+    return f, float(stats.f.sf(f, df, dof))
 
 
 @dataclass

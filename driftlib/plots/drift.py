@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
 REF_COLOR, CUR_COLOR = "#4C72B0", "#DD8452"
 CAP = 3.0  # strength beyond 3x the threshold is shown as the darkest colour
@@ -26,9 +27,9 @@ def _labels(index) -> list[str]:
 
 
 def window_heatmap(windowed, max_columns: int = 30, title: str | None = None) -> Figure:
-    """Windows (x) by features (y): colour = drift strength (1 = at the threshold), hatched grey =
-    insufficient data, black dot = drifted, triangle = first drifted window. Features are ordered by
-    when they began drifting."""
+    """Windows (x) by features (y): colour = drift strength (1 = at the threshold), grey with x =
+    insufficient data, black dot = drifted, black frame = first drifted window. Features are ordered
+    by when they began drifting."""
     strength = windowed.pivot("strength")
     drifted = windowed.pivot("drifted").eq(True)
     status = windowed.pivot("status")
@@ -52,18 +53,19 @@ def window_heatmap(windowed, max_columns: int = 30, title: str | None = None) ->
     ax.scatter(xx, yy, marker="o", s=10, color="black")
     for row, c in enumerate(cols):
         if position[c] < n_win:
-            ax.scatter([position[c]], [row], marker=">", s=60, facecolors="none", edgecolors="black")
+            ax.add_patch(Rectangle((position[c] - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black",
+                                   linewidth=1.6))
     ax.set_yticks(range(n_cols), cols, fontsize=8)
     labels = _labels(strength.index)
     step = max(1, math.ceil(n_win / 20))
     ax.set_xticks(range(0, n_win, step), labels[::step], rotation=60, ha="right", fontsize=8)
     bar = fig.colorbar(img, ax=ax, fraction=0.03, pad=0.01)
     bar.set_label("drift strength (1 = threshold)", fontsize=8)
-    ax.legend(handles=[Patch(color="#d9d9d9", label="insufficient data"),
-                       Patch(color="black", label="drifted (dot); first drift (triangle)")],
-              loc="upper left", bbox_to_anchor=(0, -0.35 if n_win > 8 else -0.2), ncol=2, fontsize=8,
-              frameon=False)
-    ax.set_title(title or f"Drift per {windowed.window} window", fontsize=10)
+    ax.legend(handles=[Patch(facecolor="#d9d9d9", label="insufficient data (x)"),
+                       Patch(facecolor="white", edgecolor="black", label="first drifted window"),
+                       Line2D([], [], marker="o", color="black", linestyle="", markersize=4, label="drifted")],
+              loc="lower right", bbox_to_anchor=(1, 1.0), ncol=3, fontsize=7, frameon=False)
+    ax.set_title(title or f"Drift per {windowed.window} window", fontsize=10, loc="left")
     fig.tight_layout()
     return fig
 
@@ -88,11 +90,18 @@ def _numeric_panel(ax, ref: pd.Series, cur: pd.Series, bins: int) -> None:
     ax.set_yticks([])
 
 
-def _categorical_panel(ax, ref: pd.Series, cur: pd.Series, top: int) -> None:
-    r = ref.dropna().astype(str).value_counts(normalize=True)
-    c = cur.dropna().astype(str).value_counts(normalize=True)
+def _categorical_panel(ax, ref: pd.Series, cur: pd.Series, top: int, by_value: bool = False) -> None:
+    r = ref.dropna().value_counts(normalize=True)
+    c = cur.dropna().value_counts(normalize=True)
     shares = pd.DataFrame({"reference": r, "current": c}).fillna(0.0)
-    order = shares.max(axis=1).sort_values(ascending=False).index
+    if by_value:  # a numeric column with few values: keep the values in order
+        shares = shares.sort_index(ascending=False).iloc[::-1]
+        order = shares.index
+        top = len(order)
+    else:
+        order = shares.max(axis=1).sort_values(ascending=False).index
+    shares.index = shares.index.map(str)
+    order = order.map(str)
     shown = shares.loc[order[:top]]
     if len(order) > top:
         shown.loc["(other)"] = shares.loc[order[top:]].sum()
@@ -101,6 +110,10 @@ def _categorical_panel(ax, ref: pd.Series, cur: pd.Series, top: int) -> None:
     ax.barh(y - 0.2, shown["current"], height=0.4, color=CUR_COLOR, label="current")
     ax.set_yticks(y, [s[:18] for s in shown.index], fontsize=7)
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+
+
+def _few_values(ref: pd.Series, cur: pd.Series, limit: int = 12) -> bool:
+    return pd.concat([ref.head(200_000), cur.head(200_000)]).nunique() <= limit
 
 
 def distribution_plots(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str],
@@ -116,7 +129,9 @@ def distribution_plots(reference: pd.DataFrame, current: pd.DataFrame, columns: 
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     rows = result.table.set_index("column") if result is not None else None
     for ax, name in zip(axes, columns):
-        if kinds.get(name) == "numeric":
+        if kinds.get(name) == "numeric" and _few_values(reference[name], current[name]):
+            _categorical_panel(ax, reference[name], current[name], top, by_value=True)
+        elif kinds.get(name) == "numeric":
             _numeric_panel(ax, reference[name], current[name], bins)
         else:
             _categorical_panel(ax, reference[name], current[name], top)

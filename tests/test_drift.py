@@ -236,3 +236,9 @@ def test_html_repr_has_the_headline(fitted, rng):
     res = fitted.score(frame(rng, 1000, shift=2.0))
     assert "1 of 4 features drifted (x)" in res._repr_html_()
     assert "<table" in fitted.score_windows(timeline(rng, days=2), timestamp="ts")._repr_html_()
+
+
+def test_headline_says_why_nothing_was_tested(fitted, rng):
+    res = fitted.score(pd.DataFrame({"other": rng.normal(size=500)}))
+    assert res.headline == "No feature could be tested (missing column: 4)."
+    assert res.dataset_drift is None

@@ -54,6 +54,7 @@ def numeric_columns(rng, n: int, shift: float) -> dict:
         "int_with_nan": _with_gaps(rng, rng.integers(0, 40, n), 0.05, inf=False),
         "big_offset": 1e9 + rng.normal(shift / 5, 1, n),
         "heavy_ties": np.round(rng.normal(shift, 1, n), 1),
+        "float32": rng.normal(shift / 3, 2, n).astype(np.float32),
     }
 
 
@@ -156,3 +157,19 @@ def test_cases_cover_every_method_and_both_sides_of_the_switch(runs):
     small = all_rows[all_rows["n_ref"] <= 1000]["stattest"]
     large = all_rows[all_rows["n_ref"] > 1000]["stattest"]
     assert {"ks", "chisquare", "z"} <= set(small) and {"wasserstein", "jensenshannon"} <= set(large)
+
+
+def test_report_on_a_sample_saves_interactive_html(tmp_path):
+    from driftlib.evidently_io import _sample, save_html
+
+    ref, cur, numeric, categorical = make_group(21, 3000, 3000, 0.5)
+    assert len(_sample(ref, 400, 0)) == 400 and _sample(ref, 400, 0).index.equals(_sample(ref, 400, 0).index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snap = evidently_report(ref, cur, numeric[:2], categorical[:1], sample=400)
+    v = evidently_verdicts(snap)
+    assert list(v["column"]) == [*numeric[:2], *categorical[:1]]
+    assert v["method"].tolist() == ["K-S p_value"] * 2 + ["chi-square p_value"]  # 400 rows: small-sample tests
+    path = save_html(snap, tmp_path / "sub" / "02_evidently_drift.html")
+    assert path.stat().st_size > 10_000 and "<html" in path.read_text()[:2000].lower()
+    assert not list(path.parent.glob(".*.tmp"))

@@ -22,12 +22,15 @@ floats = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 ints = st.integers(-1000, 1000)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(arrays(np.float64, st.integers(1, 60), elements=floats),
+                 arrays(np.float32, st.integers(1, 60), elements=st.floats(-1e4, 1e4, width=32)),
                  arrays(np.int64, st.integers(1, 60), elements=ints)))
 def test_sturges_edges_equal_numpy(x):
-    edges = sturges_edges(x.min(), x.max(), x.size, np.issubdtype(x.dtype, np.integer))
-    np.testing.assert_array_equal(edges, np.histogram_bin_edges(x, bins="sturges"))
+    edges = sturges_edges(x.min(), x.max(), x.size, x.dtype)
+    expected = np.histogram_bin_edges(x, bins="sturges")
+    assert edges.dtype == expected.dtype
+    np.testing.assert_array_equal(edges, expected)
 
 
 @settings(max_examples=100, deadline=None)

@@ -15,6 +15,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 COMMANDS = {  # command name -> (module, attribute); typer apps become command groups
     "run": ("driftlib.cli.run", "run"),
+    "drift": ("driftlib.cli.drift", "drift"),
     "serve": ("driftlib.cli.serve", "serve"),
     "models": ("driftlib.cli.models", "app"),
     "schedule": ("driftlib.cli.schedule", "schedule"),

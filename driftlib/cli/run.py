@@ -1,6 +1,7 @@
 """`driftlib run`: one run date of the four notebooks, with a summary table at the end."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -44,7 +45,8 @@ def run(
     names = [_resolve_name(n) for n in (only or [])] or None
     result = run_pipeline(cfg, date, only=names, wait=wait,
                           extra={"04_retraining": {"force": True}} if force_retrain else None,
-                          progress=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)))
+                          progress=(lambda line: None) if quiet else (lambda line: typer.echo(line, err=True)),
+                          show_cell_progress=not quiet and sys.stderr.isatty())
     print_summary(result)
     if result.exit_code:
         raise typer.Exit(result.exit_code)

@@ -12,8 +12,8 @@ from driftlib.cli._common import handle_errors
 @handle_errors
 def serve(
     params: Path = typer.Option(..., "--params", help="params YAML of the model to serve"),
-    host: Optional[str] = typer.Option(None, help="bind address [default: service.host, 127.0.0.1]"),
-    port: Optional[int] = typer.Option(None, help="port [default: service.port, 8000]"),
+    host: Optional[str] = typer.Option(None, help="bind address (default: service.host, 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, help="port (default: service.port, 8000)"),
     workers: int = typer.Option(1, min=1, help="worker processes (each logs to its own file)"),
 ) -> None:
     """Serve the registry's current model: /predict, /predict/batch, /feedback, /health, /model,

@@ -14,7 +14,7 @@ from sklearn.calibration import calibration_curve
 
 from driftlib.concept import windows as W
 from driftlib.concept.estimate import PerformanceEstimator, make_calibrator
-from driftlib.concept.metrics import DEFAULTS, Rows, bootstrap, get_metric, interval, simulate
+from driftlib.concept.metrics import DEFAULTS, Rows, bootstrap, get_metric, interval
 from driftlib.concept.onset import OnsetDetector
 from driftlib.concept.report import ConceptReport, headline
 from driftlib.concept.shift import (CalibrationShiftTest, ConceptShiftTest, CovariateShiftCheck, feature_frame,
@@ -56,8 +56,14 @@ class ConceptDriftAnalyzer:
         self.seed = self.cfg.seed if random_state is None else random_state
         if not params.columns.target:
             raise ConfigError(f"{params.source_file}: field 'columns.target': concept drift needs the label column")
-        self.metric = get_metric(self.cfg.metric, self.task)
-        self.slice_metric = get_metric(self.cfg.slice_metric, self.task, "concept.slice_metric")
+        metric = self.cfg.metric
+        if self.task == "regression" and "metric" not in self.cfg.model_fields_set:
+            metric = "rmse"  # the field's default is a classification metric
+        self.metric = get_metric(metric, self.task)
+        slice_metric = self.cfg.slice_metric
+        if self.task == "regression" and "slice_metric" not in self.cfg.model_fields_set:
+            slice_metric = "mae"
+        self.slice_metric = get_metric(slice_metric, self.task, "concept.slice_metric")
         for name in self.cfg.metrics or []:
             get_metric(name, self.task, "concept.metrics")
         self.spec = W.window_spec(self.cfg.window)
@@ -113,6 +119,7 @@ class ConceptDriftAnalyzer:
             raise InputError(f"reference: concept.metric '{self.metric.name}' needs the probability column")
         self.degradation_ = self._degradation_metrics()
         self.reference_ = ref
+        self._ref_cache = {}
         self._fit_reference_metrics(ref)
         self.estimator_ = None
         if self.score_col_:
@@ -124,10 +131,14 @@ class ConceptDriftAnalyzer:
         return self
 
     def _degradation_metrics(self) -> list:
-        """The main metric, plus ECE when there are probabilities: ranking and calibration both matter."""
+        """The main metric, plus the Brier score when there are probabilities.
+
+        Brier is a proper scoring rule: it worsens when the ranking, the calibration or the difficulty
+        of the period does, which is what users of the probabilities experience. ECE stays reported.
+        """
         names = self.cfg.degradation_metrics
         if names is None:
-            names = [self.metric.name] + (["ece"] if self.score_col_ and self.metric.name != "ece" else [])
+            names = [self.metric.name] + (["brier"] if self.score_col_ and self.metric.name != "brier" else [])
         chosen = [get_metric(n, self.task, "concept.degradation_metrics") for n in names]
         by_name = {m.name: m for m in self.metrics_}
         missing = [m.name for m in chosen if m.name not in by_name]
@@ -162,13 +173,13 @@ class ConceptDriftAnalyzer:
         cur = self._summarise(current, start, as_of, test=True, data_drift=_data_drift_flag(data_drift))
         windows = self._timeline(df, as_of)
         onset = self._run_onset(df)
-        degraded = cur["degraded"] if cur["degraded"] is not None else cur["estimated_degraded"]
+        degraded, basis = _degraded(cur, windows)
         lab = current[current[self._c.target].notna()]
         ref = self.reference_summary()
         report = ConceptReport(
-            headline="", verdict=cur["verdict"], degraded=degraded,
-            degraded_basis="realized" if cur["degraded"] is not None else "estimated",
-            onset=self._onset_date(windows, onset.change_points, degraded, start, as_of), as_of=as_of, start=start, metric=self.metric.name,
+            headline="", verdict=cur["verdict"], degraded=degraded, degraded_basis=basis,
+            onset=self._onset_date(windows, onset.change_points, degraded, start, as_of), as_of=as_of,
+            start=start, metric=self.metric.name, degradation_metrics=[m.name for m in self.degradation_],
             task=self.task, reference=ref, current=cur, windows=windows,
             estimation_error=estimation_error(windows, [m.name for m in self.metrics_]),
             label_coverage={**W.coverage(current, self._c.target, ts),
@@ -176,7 +187,7 @@ class ConceptDriftAnalyzer:
             change_points=onset.change_points, detections=onset.detections, last_change=onset.onset,
             slices=self._slices(lab), calibration={"reference": ref["calibration"],
                                                    "current": self._calibration(lab)},
-            n_errors=onset.n)
+            n_errors=onset.n, confidence=self.cfg.confidence)
         report.headline = headline(report)
         return report
 
@@ -259,9 +270,7 @@ class ConceptDriftAnalyzer:
         Reference replicates are drawn at the window's size (same sampling bias); each of the k
         metrics is judged at confidence 1 - (1 - confidence) / k, so k metrics add no false alarms.
         """
-        rng = np.random.default_rng(self.seed + 3)
-        ref = bootstrap(self.degradation_, self._y(self.reference_), self._rows(self.reference_),
-                        self.cfg.n_bootstrap, rng, size=n)
+        ref = self._reference_replicates(n)
         level = 1 - (1 - self.cfg.confidence) / len(self.degradation_)
         diff, flags = {}, []
         for m in self.degradation_:
@@ -276,14 +285,24 @@ class ConceptDriftAnalyzer:
         known = [f for f in flags if f is not None]
         return diff, (any(known) if known else None)
 
+    def _reference_replicates(self, n: int) -> dict:
+        """Reference replicates of about `n` rows, cached on a grid of sizes 1.25x apart."""
+        size = int(round(1.25 ** round(np.log(max(n, 1)) / np.log(1.25))))
+        if size not in self._ref_cache:
+            rng = np.random.default_rng(self.seed + 3 + size)
+            self._ref_cache[size] = bootstrap(self.degradation_, self._y(self.reference_),
+                                              self._rows(self.reference_), self.cfg.n_bootstrap, rng, size=size)
+        return self._ref_cache[size]
+
     def _estimated(self, w: pd.DataFrame, lab: pd.DataFrame, realized: dict) -> dict:
         out = {"estimated": None, "estimated_degraded": None, "estimation_error": None,
                "estimate_covers_realized": None}
         if self.estimator_ is None or w.empty:
             return out
-        est = self.estimator_.score(w[self.score_col_].to_numpy(float), w[self._c.prediction].to_numpy(float))
+        est, sims = self.estimator_.estimate(w[self.score_col_].to_numpy(float),
+                                             w[self._c.prediction].to_numpy(float))
         out["estimated"] = {k: v.to_dict() for k, v in est.items()}
-        out["estimated_degraded"] = self._compare(self._estimate_replicates(w), len(w))[1]
+        out["estimated_degraded"] = self._compare(sims, len(w))[1]
         if realized:
             on_lab = self.estimator_.score(lab[self.score_col_].to_numpy(float),
                                            lab[self._c.prediction].to_numpy(float))
@@ -291,12 +310,6 @@ class ConceptDriftAnalyzer:
             out["estimate_covers_realized"] = {k: bool(on_lab[k].lower <= realized[k]["value"] <= on_lab[k].upper)
                                                for k in realized if np.isfinite(on_lab[k].lower)}
         return out
-
-    def _estimate_replicates(self, w: pd.DataFrame) -> dict:
-        rows = self._rows(w)
-        c = self.estimator_.calibrated(rows.score)
-        rng = np.random.default_rng(self.seed + 2)
-        return simulate(self.degradation_, c, rows, self.cfg.n_bootstrap, rng)
 
     def _verdict(self, w: pd.DataFrame, lab: pd.DataFrame, data_drift: dict | None) -> dict:
         data = data_drift or (self.covariate_.score(w).to_dict() if len(w) else None)
@@ -370,6 +383,22 @@ class ConceptDriftAnalyzer:
         frac, mean = calibration_curve(self._y(lab), lab[self.score_col_].to_numpy(float), n_bins=10,
                                        strategy="quantile")
         return {"mean_predicted": mean.tolist(), "fraction_positive": frac.tolist(), "n": int(len(lab))}
+
+
+def _degraded(cur: dict, windows: list[dict]) -> tuple[bool | None, str]:
+    """Degraded over the run window, or in the latest window with enough labels (the freshest evidence);
+    by the estimate when no labels at all allow a judgement."""
+    judged = [w for w in windows if w["degraded"] is not None]
+    latest = judged[-1]["degraded"] if judged else None
+    if cur["degraded"] is not None or latest is not None:
+        if cur["degraded"]:
+            return True, "run window (realized)"
+        if latest:
+            return True, "latest window (realized)"
+        return False, "realized"
+    if cur["estimated_degraded"] is not None:
+        return cur["estimated_degraded"], "run window (estimated)"
+    return None, "no data"
 
 
 def estimation_error(windows: list[dict], metrics: list[str]) -> dict:

@@ -87,9 +87,13 @@ class PerformanceEstimator:
         return self.calibrator_.transform(prob)
 
     def score(self, prob, pred) -> dict[str, Estimate]:
+        return self.estimate(prob, pred)[0]
+
+    def estimate(self, prob, pred) -> tuple[dict[str, Estimate], dict[str, np.ndarray]]:
+        """Estimates with intervals, and the simulated realized values behind the intervals."""
         rows = Rows.of(prob, pred)
         if len(rows) == 0:
-            return {}
+            return {}, {}
         c = self.calibrated(rows.score)
         rng = np.random.default_rng(self.random_state)
         sims = simulate(self.metrics, c, rows, self.n_simulations, rng)
@@ -97,4 +101,4 @@ class PerformanceEstimator:
         for m in self.metrics:
             lo, hi = interval(sims[m.name], self.confidence)
             out[m.name] = Estimate(m.point(c, rows), lo, hi)
-        return out
+        return out, sims

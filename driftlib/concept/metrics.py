@@ -27,6 +27,7 @@ class Rows:
 
     score: np.ndarray
     pred: np.ndarray
+    is_sorted: bool = False
 
     @classmethod
     def of(cls, score, pred) -> "Rows":
@@ -36,6 +37,12 @@ class Rows:
 
     def take(self, idx) -> "Rows":
         return Rows(score=self.score[idx], pred=self.pred[idx])
+
+    def sort(self, *arrays) -> tuple:
+        """Rows (and aligned arrays) in score order: resampling needs no order, AUC then needs no gather."""
+        order = np.argsort(self.score, kind="mergesort")
+        rows = Rows(score=self.score[order], pred=self.pred[order], is_sorted=True)
+        return (rows, *(np.asarray(a)[order] for a in arrays))
 
     def __len__(self) -> int:
         return len(self.pred)
@@ -76,8 +83,11 @@ def f1(y, w, rows: Rows):
 def roc_auc(y, w, rows: Rows):
     """Weighted Mann-Whitney AUC with ties counted half; soft labels give CBPE's expected AUC."""
     order, starts = rows._ties
-    pos = np.add.reduceat((w * y)[:, order], starts, axis=1)
-    neg = np.add.reduceat((w * (1 - y))[:, order], starts, axis=1)
+    pos, neg = w * y, w * (1 - y)
+    if not rows.is_sorted:
+        pos, neg = pos[:, order], neg[:, order]
+    if len(starts) < len(rows):  # tied scores: one group per distinct score
+        pos, neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
     below = np.cumsum(neg, axis=1) - neg
     num = (pos * (below + 0.5 * neg)).sum(axis=1)
     return _ratio(num, pos.sum(axis=1) * neg.sum(axis=1))
@@ -163,7 +173,8 @@ def bootstrap(metrics: list[Metric], y, rows: Rows, n_boot: int, rng: np.random.
     Drawing the reference at a window's size gives replicates with the window's sampling bias, so a
     size-dependent metric such as ECE compares like with like.
     """
-    y = np.asarray(y, dtype=float)[None, :]
+    rows, y = rows.sort(np.asarray(y, dtype=float))
+    y = y[None, :]
     out = {m.name: [] for m in metrics}
     for b in _chunks(n_boot, len(rows)):
         w = bootstrap_weights(rng, b, len(rows), size)
@@ -174,6 +185,7 @@ def bootstrap(metrics: list[Metric], y, rows: Rows, n_boot: int, rng: np.random.
 
 def simulate(metrics: list[Metric], prob_true, rows: Rows, n_sim: int, rng: np.random.Generator) -> dict:
     """Realized metric under labels drawn from `prob_true`: what the labels will say if it is right."""
+    rows, prob_true = rows.sort(prob_true)
     out = {m.name: [] for m in metrics}
     w = np.ones((1, len(rows)))
     for b in _chunks(n_sim, len(rows)):

@@ -19,6 +19,7 @@ class ConceptReport:
     as_of: pd.Timestamp
     start: pd.Timestamp
     metric: str
+    degradation_metrics: list[str]
     task: str
     reference: dict
     current: dict
@@ -31,6 +32,7 @@ class ConceptReport:
     slices: list[dict] = field(default_factory=list)
     calibration: dict = field(default_factory=dict)
     n_errors: int = 0
+    confidence: float = 0.95
 
     def to_dict(self) -> dict:
         """JSON-able; `headline` first, as the runner's index page expects."""
@@ -38,13 +40,13 @@ class ConceptReport:
             "headline": self.headline, "verdict": self.verdict, "degraded": self.degraded,
             "degraded_basis": self.degraded_basis,
             "onset": None if self.onset is None else self.onset.date().isoformat(),
-            "metric": self.metric, "task": self.task,
+            "metric": self.metric, "degradation_metrics": self.degradation_metrics, "task": self.task,
             "window": {"start": self.start, "end": self.as_of},
             "label_coverage": self.label_coverage, "estimation_error": self.estimation_error,
             "current": self.current, "reference": self.reference, "windows": self.windows,
             "change_points": self.change_points, "last_change": self.last_change,
             "detections": self.detections, "n_errors": self.n_errors, "slices": self.slices,
-            "calibration": self.calibration,
+            "calibration": self.calibration, "confidence": self.confidence,
         })
 
     def windows_frame(self) -> pd.DataFrame:
@@ -93,18 +95,45 @@ def _fmt_bool(v: bool | None, basis: str) -> str:
     return "unknown" if v is None else ("yes" if v else "no") + f" ({basis})"
 
 
+VERDICT_TEXT = {
+    "stable": "no concept or data drift",
+    "data drift only": "the inputs moved but P(y|x) did not, so the label-free estimate holds",
+    "concept drift": "P(y|x) changed (concept drift)",
+    "both": "the inputs moved and P(y|x) changed (data and concept drift)",
+}
+
+
+def _evidence(r: ConceptReport) -> tuple[dict, str]:
+    """The window whose numbers back the claim, and how to name it."""
+    if r.degraded_basis.startswith("latest window"):
+        w = [w for w in r.windows if w["degraded"] is not None][-1]
+        return w, f"in the window from {pd.Timestamp(w['start']).date()}"
+    return r.current, "over the run window"
+
+
 def headline(r: ConceptReport) -> str:
     """One sentence: is the model still performing, since when, concept or data drift."""
-    cur, m = r.current, r.metric
-    ref = r.reference["metrics"][m]["value"]
-    since = f" since {r.onset.date().isoformat()}" if r.onset is not None else ""
-    real = (cur.get("realized") or {}).get(m)
-    est = (cur.get("estimated") or {}).get(m)
-    shown = f"{m} {_fmt_iv(real)}" if real else (f"estimated {m} {_fmt_iv(est)}" if est else f"{m} unknown")
-    state = {True: f"Model degraded{since}", False: "Model performing as in the reference",
-             None: "Performance unknown"}[r.degraded]
-    if r.verdict == "insufficient labels":
-        why = f"too few labels to test for concept drift ({cur['n_labelled']:,} labelled)"
+    win, where = _evidence(r)
+    kind = "estimated" if r.degraded_basis.endswith("(estimated)") else "realized"
+    values = win.get(kind) or {}
+    shown = [m for m in r.degradation_metrics if ((win.get("difference") or {}).get(m) or {}).get("degraded")]
+    shown = shown or [r.metric]
+    parts = []
+    for m in shown:
+        v = values.get(m)
+        ref = r.reference["metrics"].get(m, {}).get("value")
+        if v and ref is not None:
+            parts.append(f"{'estimated ' if kind == 'estimated' else ''}{m} {_fmt_iv(v)} vs {ref:.3f}")
+    numbers = ("; ".join(parts) + f" in the reference, {where}") if parts else "no labelled data to compare"
+    if r.degraded:
+        since = f" since {r.onset.date().isoformat()}" if r.onset is not None else ""
+        state = f"Model degraded{since}"
+    elif r.degraded is None:
+        state = "Performance unknown"
     else:
-        why = f"verdict: {r.verdict}"
-    return f"{state}: {shown} vs {ref:.3f} in the reference; {why}."
+        state = "Model performing as in the reference"
+    if r.verdict == "insufficient labels":
+        why = f"too few labels to test for concept drift ({r.current['n_labelled']:,} labelled)"
+    else:
+        why = VERDICT_TEXT.get(r.verdict, r.verdict)
+    return f"{state}: {numbers}; {why}."

@@ -1,18 +1,26 @@
-"""Did P(y | x) change, or only P(x)?
+"""Did P(y | x) change, or only P(x)? Two tests of "the labelling rule is the same", and a cheap check
+of whether the inputs moved.
 
-Concept test. H0: the labels depend on the features the same way in the window as in the reference.
-Under H0 the period a row comes from carries no information about its label once the features are
-known, so a model allowed to see the period cannot predict labels better than the same model without
-it. Both are fitted on the reference plus part of the window (the reference subsampled to a few times
-the window's labelled rows), and compared on the window rows they did not see (2-fold cross-fitting);
-the per-row held-out loss differences give a one-sided z-test. The models are refitted on pooled data,
-so a mere covariate shift (new regions of x, harder rows) helps neither more than the other: only a
-change of the labelling rule does. The model being monitored is not used at all, so a reference the
-model was trained on cannot fake a drift.
+Calibration test (`CalibrationShiftTest`). H0: P(y | model output) is the same as in the reference.
+A likelihood-ratio test of period terms added to a spline calibration curve fitted on pooled rows.
+It is the assumption the label-free estimate rests on, so "no concept drift" means the estimate holds.
+With a model that is wrong in regions the reference rarely visited, a move into them shows up here:
+the model's probabilities stopped meaning what they meant, which is concept drift *for this model*.
 
-Data drift check (used when notebook 02's verdict is not passed in): per-feature two-sample tests
-(Kolmogorov-Smirnov for numeric, chi-square for categorical) with a Bonferroni correction; the window
-has drifted when the share of drifted features reaches `drift.drift_share`, as in notebook 02.
+Feature test (`ConceptShiftTest`). H0: P(y | x) is the same. Under H0 the period a row comes from
+carries no information about its label once the features are known, so a model allowed to see the
+period cannot predict labels better than the same model without it. Both are fitted on the reference
+plus part of the window (the reference subsampled to a few times the window's labelled rows) and
+compared on the window rows they did not see (2-fold cross-fitting); the per-row held-out loss
+differences give a one-sided z-test. Both are refitted on pooled rows, so a mere covariate shift
+helps neither more than the other; the monitored model is not used, so a reference the model was
+trained on cannot fake a drift. Where the window's inputs lie outside the reference's, P(y|x) there
+was never observed and this test cannot see a change: the calibration test covers that case.
+
+Data drift check (`CovariateShiftCheck`, used when notebook 02's verdict is not passed in):
+per-feature two-sample tests (Kolmogorov-Smirnov for numeric, chi-square for categorical) with a
+Bonferroni correction; the window has drifted when the share of drifted features reaches
+`drift.drift_share`, as in notebook 02.
 """
 from __future__ import annotations
 

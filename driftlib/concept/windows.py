@@ -73,7 +73,7 @@ def target_drift(ref_y: np.ndarray, y: np.ndarray, task: str, alpha: float) -> d
         table = np.array([[np.sum(ref_y == 1), np.sum(ref_y == 0)], [np.sum(y == 1), np.sum(y == 0)]])
         p = float(stats.chi2_contingency(table).pvalue) if (table.sum(axis=0) > 0).all() else 1.0
     return {"mean": float(np.mean(y)), "reference_mean": float(np.mean(ref_y)), "p_value": p,
-            "drifted": p < alpha}
+            "drifted": bool(p < alpha)}
 
 
 def prediction_drift(ref_score: np.ndarray, score: np.ndarray, alpha: float) -> dict:
@@ -83,4 +83,4 @@ def prediction_drift(ref_score: np.ndarray, score: np.ndarray, alpha: float) -> 
                 "p_value": None, "drifted": None}
     res = stats.ks_2samp(ref_score, score, method="asymp")
     return {"mean": float(np.mean(score)), "reference_mean": float(np.mean(ref_score)),
-            "statistic": float(res.statistic), "p_value": float(res.pvalue), "drifted": res.pvalue < alpha}
+            "statistic": float(res.statistic), "p_value": float(res.pvalue), "drifted": bool(res.pvalue < alpha)}

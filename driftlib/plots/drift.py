@@ -40,7 +40,7 @@ def window_heatmap(windowed, max_columns: int = 30, title: str | None = None) ->
     cols = cols[:max_columns]
     m = strength[cols].T.to_numpy(dtype=float)
     n_cols, n_win = m.shape
-    fig = Figure(figsize=(min(2 + 0.32 * n_win, 18), 1.2 + 0.3 * max(n_cols, 1)))
+    fig = Figure(figsize=(max(7.0, min(3 + 0.32 * n_win, 18)), 1.8 + 0.3 * max(n_cols, 1)))
     ax = fig.subplots()
     cmap = ListedColormap(["#f7fbff", "#deebf7", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]).with_extremes(
         bad="#d9d9d9")
@@ -49,7 +49,7 @@ def window_heatmap(windowed, max_columns: int = 30, title: str | None = None) ->
     insufficient = (status[cols].T != "ok").to_numpy()
     yy, xx = np.nonzero(insufficient)
     ax.scatter(xx, yy, marker="x", s=14, color="#969696", linewidths=0.8)
-    yy, xx = np.nonzero(drifted.reindex(columns=cols).T.fillna(False).to_numpy(dtype=bool))
+    yy, xx = np.nonzero(drifted[cols].T.to_numpy(dtype=bool))
     ax.scatter(xx, yy, marker="o", s=10, color="black")
     for row, c in enumerate(cols):
         if position[c] < n_win:
@@ -59,13 +59,13 @@ def window_heatmap(windowed, max_columns: int = 30, title: str | None = None) ->
     labels = _labels(strength.index)
     step = max(1, math.ceil(n_win / 20))
     ax.set_xticks(range(0, n_win, step), labels[::step], rotation=60, ha="right", fontsize=8)
-    bar = fig.colorbar(img, ax=ax, fraction=0.03, pad=0.01)
+    bar = fig.colorbar(img, ax=ax, fraction=0.04, pad=0.01, shrink=min(1.0, 4 / max(n_cols, 1)) ** 0.5)
     bar.set_label("drift strength (1 = threshold)", fontsize=8)
     ax.legend(handles=[Patch(facecolor="#d9d9d9", label="insufficient data (x)"),
                        Patch(facecolor="white", edgecolor="black", label="first drifted window"),
                        Line2D([], [], marker="o", color="black", linestyle="", markersize=4, label="drifted")],
-              loc="lower right", bbox_to_anchor=(1, 1.0), ncol=3, fontsize=7, frameon=False)
-    ax.set_title(title or f"Drift per {windowed.window} window", fontsize=10, loc="left")
+              loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=7, frameon=False)
+    fig.suptitle(title or f"Drift per {windowed.window} window", fontsize=10, x=0.01, ha="left")
     fig.tight_layout()
     return fig
 

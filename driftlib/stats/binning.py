@@ -15,19 +15,31 @@ from driftlib.stats.samples import NUMERIC, CategoricalSample, NumericSample
 HIST_MIN_UNIQUE = 20  # Evidently: histogram only when the reference has more unique values
 
 
-def sturges_edges(lo, hi, size: int, integer: bool) -> np.ndarray:
-    """`np.histogram_bin_edges(x, "sturges")` for data with this min, max, size and integer-ness."""
-    width = float(hi - lo) / (np.log2(size) + 1.0)
+def sturges_edges(lo, hi, size: int, dtype) -> np.ndarray:
+    """`np.histogram_bin_edges(x, "sturges")` for data of `dtype` with this min, max and size.
+
+    Arithmetic follows numpy's own: the range is subtracted in the data's dtype, integer data gets
+    a bin width of at least 1, float32 data gets float32 edges.
+    """
+    dtype = np.dtype(dtype)
+    lo, hi = dtype.type(lo), dtype.type(hi)
+    integer = np.issubdtype(dtype, np.integer)
+    width = (hi - lo) / (np.log2(size) + 1.0)
     first, last = lo, hi
     if first == last:
         first, last = first - 0.5, last + 0.5
     if width:
         if integer and width < 1:
             width = 1
-        n_bins = int(np.ceil(float(last - first) / width))
+        delta = (np.subtract(last, first, casting="unsafe", dtype=np.uint64) if integer and lo != hi
+                 else last - first)
+        n_bins = int(np.ceil(delta / width))
     else:
         n_bins = 1
-    return np.linspace(first, last, n_bins + 1, endpoint=True, dtype=np.float64)
+    bin_type = np.result_type(first, last, dtype)
+    if np.issubdtype(bin_type, np.integer):
+        bin_type = np.result_type(bin_type, float)
+    return np.linspace(first, last, n_bins + 1, endpoint=True, dtype=bin_type)
 
 
 def hist_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -89,7 +101,7 @@ def binned_shares(ref, cur, fill: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Shares per bin (or per value) of reference and current, as `get_binned_data` returns them."""
     if ref.kind == NUMERIC and ref.n_unique > HIST_MIN_UNIQUE:
         lo, hi = min(ref.min, cur.min), max(ref.max, cur.max)
-        edges = sturges_edges(lo, hi, ref.n + cur.n, ref.integer and cur.integer)
+        edges = sturges_edges(lo, hi, ref.n + cur.n, np.result_type(ref.values, cur.values))
         ref_shares = hist_counts(ref.values, edges) / ref.n
         cur_shares = hist_counts(cur.values, edges) / cur.n
     else:
@@ -104,13 +116,12 @@ def union_edges(ref: NumericSample, cur: NumericSample) -> np.ndarray:
     """Sturges edges of the distinct values of both sides, as Hellinger builds them.
 
     Evidently builds `list(set(ref.unique()) | set(cur.unique()))`: a value present on both sides
-    keeps the reference's type, so the keys are integers iff the reference is and every value new
-    in current is too.
+    keeps the reference's type, so the keys have the reference's dtype unless current adds values.
     """
     rk = ref.unique[0]
     ck = cur.unique[0]
     pos = np.clip(rk.searchsorted(ck), 0, max(rk.size - 1, 0))
     shared = int(np.count_nonzero(rk[pos] == ck))
-    integer = ref.integer and (cur.integer or shared == ck.size)
+    dtype = rk.dtype if shared == ck.size else np.result_type(rk, ck)
     lo, hi = min(ref.min, cur.min), max(ref.max, cur.max)
-    return sturges_edges(lo, hi, rk.size + ck.size - shared, integer)
+    return sturges_edges(lo, hi, rk.size + ck.size - shared, dtype)

@@ -16,10 +16,11 @@ CATEGORICAL = "categorical"
 
 
 def numeric_array(values) -> tuple[np.ndarray, bool]:
-    """Values as int64 (integer dtypes without nulls) or float64 (NaN for nulls), and whether integer.
+    """Values as int64 (integer dtypes without nulls), float32 (kept) or float64 (NaN for nulls), and
+    whether integer.
 
-    Integer-ness matters: numpy's Sturges rule floors the bin width at 1 for integer data.
-    Raises TypeError for non-numeric data.
+    The dtype matters for exactness: numpy's Sturges rule floors the bin width at 1 for integer data,
+    and computes float32 edges for float32 data. Raises TypeError for non-numeric data.
     """
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     dtype = s.dtype
@@ -30,6 +31,8 @@ def numeric_array(values) -> tuple[np.ndarray, bool]:
         raise TypeError(f"dtype {dtype} is not numeric")
     if pd.api.types.is_integer_dtype(dtype) and not s.hasnans:
         return s.to_numpy(dtype=np.int64), True
+    if dtype == np.float32:
+        return s.to_numpy(), False
     return s.to_numpy(dtype=np.float64, na_value=np.nan), False
 
 
@@ -83,9 +86,16 @@ class NumericSample:
         counts = np.diff(np.append(starts, v.size))
         return v[starts], counts
 
-    @property
+    @cached_property
     def n_unique(self) -> int:
-        return int(self.unique[0].size)
+        v = self.values
+        return int(np.count_nonzero(v[1:] != v[:-1])) + 1 if v.size else 0
+
+    @cached_property
+    def as_float(self) -> np.ndarray:
+        """The sorted values as float64 (the same array when already float): searchsorted on an int
+        array with float keys would convert the whole array on every call."""
+        return self.values.astype(np.float64, copy=False)
 
     @cached_property
     def shift(self) -> float:
@@ -93,13 +103,12 @@ class NumericSample:
         return float(self.values[self.values.size // 2]) if self.values.size else 0.0
 
     @cached_property
-    def centered(self) -> np.ndarray:
-        return self.values.astype(np.float64) - self.shift
-
-    @cached_property
     def prefix(self) -> np.ndarray:
-        """prefix[k] = sum of the k smallest centred values (prefix[0] = 0)."""
-        return np.concatenate(([0.0], np.cumsum(self.centered)))
+        """prefix[k] = sum of the k smallest values minus `shift` each (prefix[0] = 0)."""
+        out = np.empty(self.values.size + 1)
+        out[0] = 0.0
+        np.cumsum(self.as_float - self.shift, out=out[1:])
+        return out
 
 
 class CategoricalSample:

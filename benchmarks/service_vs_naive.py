@@ -6,10 +6,12 @@ load: 8 concurrent keep-alive clients sending single-record `POST /predict` with
 prints requests/s and p50/p99 latency for each and the ratio, then the batch endpoint's rows/s, and
 checks that the inference log holds exactly as many records as were acknowledged.
 
-    python benchmarks/service_vs_naive.py [--seconds 8] [--clients 8] [--batch-rows 1000]
+    python benchmarks/service_vs_naive.py [--seconds 8] [--clients 8] [--batch-rows 2000]
 
 Targets: >= 3x the naive throughput, p99 <= 25 ms at that load, batch >= 50,000 rows/s.
-The load generator is a lean asyncio HTTP/1.1 client so it does not cap what it measures.
+The load generator is a lean asyncio HTTP/1.1 client so it does not cap what it measures; the
+servers' CPU time per request (from /proc) is printed too, a figure that neighbours on a shared
+machine distort far less than wall-clock throughput.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from driftlib.client import free_port, running_service  # noqa: E402
+from driftlib.client import free_port, service_process  # noqa: E402
 from driftlib.config import TableSource, load_params  # noqa: E402
 from driftlib.logsink import read_log  # noqa: E402
 
@@ -83,6 +85,7 @@ class Load:
     acked: int = 0  # records acknowledged with HTTP 200
     failed: int = 0
     seconds: float = 0.0
+    server_cpu: float = float("nan")  # CPU seconds the server process used meanwhile
 
     @property
     def requests_per_s(self) -> float:
@@ -129,13 +132,25 @@ async def _drive(port: int, path: str, bodies, clients: int, seconds: float) -> 
     return load
 
 
-def drive(url: str, path: str, bodies, clients: int, seconds: float) -> Load:
+def cpu_seconds(pid: int | None) -> float:
+    """User+system CPU time of a process (Linux /proc); NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drive(url: str, path: str, bodies, clients: int, seconds: float, pid: int | None = None) -> Load:
     port = int(url.rsplit(":", 1)[1])
+    before = cpu_seconds(pid)
     try:
         import uvloop
-        return uvloop.run(_drive(port, path, bodies, clients, seconds))
+        load = uvloop.run(_drive(port, path, bodies, clients, seconds))
     except ImportError:
-        return asyncio.run(_drive(port, path, bodies, clients, seconds))
+        load = asyncio.run(_drive(port, path, bodies, clients, seconds))
+    load.server_cpu = cpu_seconds(pid) - before
+    return load
 
 
 # -- the naive server -----------------------------------------------------------------------------
@@ -169,7 +184,7 @@ def run_naive(tmp: Path, params_path: Path, singles, args, env: dict | None = No
     url, proc, log = start_naive(tmp, params_path, env)
     try:
         warm = drive(url, "/predict", singles, args.clients, 1.0)
-        load = drive(url, "/predict", singles, args.clients, args.seconds)
+        load = drive(url, "/predict", singles, args.clients, args.seconds, proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -182,8 +197,9 @@ def line_count(path: Path) -> int:
 
 # -- report ---------------------------------------------------------------------------------------
 def row(name: str, load: Load) -> str:
+    cpu_ms = load.server_cpu * 1000 / max(len(load.latencies), 1)
     return (f"{name:<22} {load.requests_per_s:>10,.0f} {load.pct(50):>9.2f} {load.pct(99):>9.2f} "
-            f"{len(load.latencies):>10,} {load.failed:>7}")
+            f"{len(load.latencies):>10,} {load.failed:>7} {cpu_ms:>12.2f}")
 
 
 def main() -> int:
@@ -202,11 +218,11 @@ def main() -> int:
         singles = [(b, 1) for b in single_bodies(rows)]
         batches = batch_bodies(rows, args.batch_rows)
 
-        with running_service(params_path) as url:
+        with service_process(params_path) as (url, proc):
             warm = drive(url, "/predict", singles, args.clients, 1.0)
-            ours = drive(url, "/predict", singles, args.clients, args.seconds)
+            ours = drive(url, "/predict", singles, args.clients, args.seconds, proc.pid)
             bwarm = drive(url, "/predict/batch", batches, 2, 1.0)
-            batch = drive(url, "/predict/batch", batches, 2, args.seconds)
+            batch = drive(url, "/predict/batch", batches, 2, args.seconds, proc.pid)
         acked_ours = warm.acked + ours.acked + bwarm.acked + batch.acked
         logged_ours = len(read_log(tmp / "logs").frame)
 
@@ -219,14 +235,17 @@ def main() -> int:
     rows_per_s = batch.acked / batch.seconds
     print(f"\nsingle-record POST /predict, {args.clients} concurrent clients, logging on, "
           f"{args.seconds:.0f}s each")
-    print(f"{'server':<22} {'requests/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'requests':>10} {'errors':>7}")
+    print(f"{'server':<22} {'requests/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'requests':>10} "
+          f"{'errors':>7} {'CPU ms/req':>12}")
     print(row("driftlib serve", ours))
     print(row("naive (seed style)", naive))
     print(row("naive, 1 OpenMP thread", naive1))
     print(f"throughput ratio: {ratio:.1f}x over the seed-style server "
           f"({ours.requests_per_s / naive1.requests_per_s:.1f}x over the 1-thread variant)")
     print(f"\nbatch POST /predict/batch, {args.batch_rows} rows per request, 2 clients: "
-          f"{rows_per_s:,.0f} rows/s (p50 {batch.pct(50):.1f} ms per request)")
+          f"{rows_per_s:,.0f} rows/s (p50 {batch.pct(50):.1f} ms per request; server CPU "
+          f"{batch.server_cpu * 1e6 / max(batch.acked, 1):.1f} us/row = "
+          f"{batch.acked / batch.server_cpu:,.0f} rows per CPU-second)")
     print(f"\nlog check: driftlib acknowledged {acked_ours:,} records, log holds {logged_ours:,}; "
           f"naive acknowledged {acked_naive:,}, its log holds {logged_naive:,} lines")
     checks = {f"ratio >= {TARGET_RATIO}x": ratio >= TARGET_RATIO,

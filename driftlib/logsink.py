@@ -104,7 +104,7 @@ def create_sink(params) -> "Sink":
     if name not in SINKS:
         raise ConfigError(f"{params.source_file}: field 'log.sink': unknown sink '{name}' "
                           f"(known: {', '.join(sorted(SINKS))})")
-    return SINKS[name](params.log_dir)
+    return SINKS[name].from_params(params)
 
 
 class Sink:
@@ -112,6 +112,10 @@ class Sink:
     formatted by `format_timestamp`. Writes must be durable (handed to the OS) on return."""
 
     name = "base"
+
+    @classmethod
+    def from_params(cls, params) -> "Sink":
+        return cls(params.log_dir)
 
     def write_predictions(self, records: Sequence[dict]) -> int:
         raise NotImplementedError
@@ -146,6 +150,10 @@ class JsonlSink(Sink):
         self._pid = os.getpid()
         self._index = RequestIndex(self.log_dir)
 
+    @classmethod
+    def from_params(cls, params) -> "JsonlSink":
+        return cls(params.log_dir, fsync=params.log.fsync)
+
     def file_for(self, kind: str, day: str) -> Path:
         return partition_dir(self.log_dir, kind, day) / f"{self.host}-{os.getpid()}.jsonl"
 
@@ -173,12 +181,12 @@ class JsonlSink(Sink):
 
     # -- internals ------------------------------------------------------------------------------
     def _write(self, kind: str, records: Sequence[dict]) -> int:
-        by_day: dict[str, list[bytes]] = {}
+        by_day: dict[str, list[dict]] = {}
         for rec in records:
-            by_day.setdefault(rec["timestamp"][:10], []).append(_ENCODER.encode(rec))
+            by_day.setdefault(rec["timestamp"][:10], []).append(rec)
         with self._lock:
-            for day, lines in by_day.items():
-                self._append(self._fd(kind, day), b"\n".join(lines) + b"\n")
+            for day, group in by_day.items():  # one os.write of whole lines per partition
+                self._append(self._fd(kind, day), _ENCODER.encode_lines(group))
         return len(records)
 
     def _append(self, fd: int, data: bytes) -> None:
@@ -362,7 +370,10 @@ def _read_file(path: Path, kind: str, torn: list[tuple[str, int]]) -> pa.Table |
         if data[cut:].strip():
             torn.append((str(path), data.count(b"\n") + 1))
     except pa.ArrowInvalid:  # a torn line inside the file (the writer restarted after a crash)
-        table = _parse(_clean_lines(data, str(path), torn), kind)
+        try:
+            table = _parse(_clean_lines(data, str(path), torn), kind)
+        except pa.ArrowInvalid as err:
+            raise InputError(f"{path}: inference log cannot be read ({err})") from None
     return None if table is None or table.num_rows == 0 else _flatten(table)
 
 

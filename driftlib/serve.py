@@ -1,15 +1,21 @@
 """The model service: FastAPI predictions with durable inference logging and hot model reload.
 
-Hot path design: a request body is parsed and validated in one step by pydantic-core against a
-schema derived from the model card (no FastAPI body model, no DataFrame per request). Single
-`/predict` requests that arrive while the model is busy are scored together by a micro-batcher:
-one `predict_proba` and one log write per group, done in a worker thread while the event loop keeps
-accepting requests. A response is sent only after its record has been handed to the OS.
+Hot path: a request body is parsed and validated in one step by pydantic-core against a schema
+derived from the model card (no FastAPI body model, no DataFrame per request). Single `/predict`
+requests that arrive while the model is busy are scored together by a micro-batcher: one
+`predict_proba` and one log write per group, in one scoring thread (OpenMP capped, see
+`limit_threads`) while the event loop keeps accepting requests. A response is sent only after its
+record has been handed to the OS. After start-up the heap is frozen for the cyclic GC so full
+collections do not stall requests.
 
 Hot reload: a watcher polls the registry's CURRENT pointer (stat only, every
 `service.reload_interval_s`), loads a new version in a thread and swaps one reference. A request
 keeps the version it was validated with until it is answered, so in-flight requests finish on the
 old model and every response names the version that answered.
+
+Several uvicorn workers (`--workers N`) each write their own log file; feedback ids are found in
+any worker's file (`logsink.RequestIndex`) and /metrics sums all workers (prometheus_client
+multiprocess mode, set up by `run_server`).
 """
 from __future__ import annotations
 
@@ -17,9 +23,12 @@ import asyncio
 import gc
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,6 +55,7 @@ ENCODE = msgspec.json.Encoder().encode
 ROUTES = ("/predict", "/predict/batch", "/feedback", "/health", "/model", "/metrics")
 MICRO_BATCH = 256
 PARAMS_ENV = "DRIFTLIB_PARAMS"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 Number = Optional[Annotated[float, StrictMode(), AllowInfNan(False)]]
 Category = Optional[Union[StrictStr, StrictInt, StrictBool]]
@@ -120,6 +130,7 @@ class RequestSchema:
         self.columns = [by_name[f] for f in features]
         self.numeric = [c["name"] for c in self.columns if c["kind"] == "numeric"]
         self.categorical = [c["name"] for c in self.columns if c["kind"] != "numeric"]
+        self.categorical_set = frozenset(self.categorical)
         self.categories = {c["name"]: frozenset(map(str, c["categories"]))
                            for c in self.columns if c["kind"] != "numeric" and c.get("categories")}
         fields = {c["name"]: Number if c["kind"] == "numeric" else Category for c in self.columns}
@@ -128,9 +139,24 @@ class RequestSchema:
         self.one = TypeAdapter(record)
         self.many = TypeAdapter(_typed_dict("Batch", {"records": list[record]}))
 
-    def unknown_categories(self, features: dict) -> list[str]:
-        return [name for name, allowed in self.categories.items()
-                if (v := features[name]) is not None and (v if isinstance(v, str) else str(v)) not in allowed]
+    def inspect(self, features: dict) -> tuple[dict, list[str]]:
+        """The features as logged (categories as strings, as the reference profile counts them,
+        so a log column never mixes types; the model still sees the values as sent) and the
+        names of features whose category the reference never saw."""
+        unknown, coerce = [], False
+        for name in self.categorical:
+            v = features[name]
+            if v is None:
+                continue
+            if type(v) is not str:
+                v, coerce = str(v), True
+            allowed = self.categories.get(name)
+            if allowed is not None and v not in allowed:
+                unknown.append(name)
+        if coerce:
+            features = {k: str(v) if k in self.categorical_set and v is not None else v
+                        for k, v in features.items()}
+        return features, unknown
 
     def frame(self, rows: list[dict]) -> pd.DataFrame:
         """Columns in model order; numerics float64 (null -> NaN), categoricals as sent."""
@@ -225,14 +251,10 @@ class ServiceMetrics:
 
     def scored(self, version: str, predictions: list, unknown: list[list[str]]) -> None:
         self.predictions.labels(self.model, version).inc(len(predictions))
-        counts: dict[str, int] = {}
-        for p in predictions:
-            counts[str(p)] = counts.get(str(p), 0) + 1
-        for cls, n in counts.items():
-            self.by_class.labels(self.model, cls).inc(n)
-        for names in unknown:
-            for name in names:
-                self.unknown.labels(self.model, name).inc()
+        for cls, n in Counter(predictions).items():
+            self.by_class.labels(self.model, str(cls)).inc(n)
+        for name, n in Counter(name for names in unknown if names for name in names).items():
+            self.unknown.labels(self.model, name).inc(n)
 
 
 class Instrument:
@@ -384,12 +406,12 @@ class Service:
         predictions, probabilities = served.predict(rows)
         stamps = [logsink.format_timestamp(ts) for _, ts in items]
         ids, version, unknown = logsink.request_ids(stamps), served.version, []
-        records, answers = [], []
+        records, answers, inspect = [], [], served.schema.inspect
         for rid, stamp, features, pred, prob in zip(ids, stamps, rows, predictions, probabilities):
-            flags = served.schema.unknown_categories(features)
+            logged, flags = inspect(features)
             unknown.append(flags)
             records.append({"request_id": rid, "timestamp": stamp, "model_version": version,
-                            "features": features, "prediction": pred, "probability": prob,
+                            "features": logged, "prediction": pred, "probability": prob,
                             "flags": {"unknown_categories": flags}})
             answers.append({"request_id": rid, "prediction": pred, "probability": prob,
                             "model_version": version})
@@ -423,13 +445,21 @@ class Service:
         rec = self._validate(served.schema.one, body)
         return await self.batcher.submit(served, (rec["features"], self._stamp(rec.get("timestamp"))))
 
-    def predict_batch(self, body: bytes) -> bytes:
-        served = self.served()
+    def parse_batch(self, served: Served, body: bytes) -> list[tuple[dict, datetime]]:
         batch = self._validate(served.schema.many, body)["records"]
         self._check_size(len(batch), "records")
-        items = [(r["features"], self._stamp(r.get("timestamp"))) for r in batch]
+        return [(r["features"], self._stamp(r.get("timestamp"))) for r in batch]
+
+    def score_batch(self, served: Served, items: list) -> bytes:
         results = self.score(served, items) if items else []
         return ENCODE({"model_version": served.version, "results": results})
+
+    async def predict_batch(self, body: bytes) -> bytes:
+        """Parsing runs beside the scoring thread, so one batch is validated while the model
+        (which releases the GIL in its tree traversal) scores the previous one."""
+        served, loop = self.served(), asyncio.get_running_loop()
+        items = await loop.run_in_executor(None, self.parse_batch, served, body)
+        return await loop.run_in_executor(self.pool, self.score_batch, served, items)
 
     def feedback(self, body: bytes) -> bytes:
         try:
@@ -480,6 +510,18 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def exposition_registry(own: CollectorRegistry) -> CollectorRegistry:
+    """What /metrics shows: this process's registry, or, with several uvicorn workers
+    (prometheus_client multiprocess mode), the sum over all workers whichever one is scraped."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return own
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return registry
+
+
 def _json(content: Any, status: int = 200) -> Response:
     return Response(content if isinstance(content, bytes) else ENCODE(content), status,
                     media_type="application/json")
@@ -494,12 +536,13 @@ def create_app(params: Params, *, clock: Callable[[], datetime] = utc_now,
 
         registry = Registry.from_params(params)
     metrics = ServiceMetrics(params.name, metrics_registry)
+    exposition = exposition_registry(metrics.registry)
     try:
         from driftlib.metrics import register_run_collector
     except ImportError:  # the pipeline's gauges are optional for the service
         register_run_collector = None
     if register_run_collector is not None:
-        register_run_collector(metrics.registry, params)
+        register_run_collector(exposition, params)
     svc = Service(params, clock, sink or logsink.create_sink(params), registry, metrics)
     limit = params.service.max_body_bytes
 
@@ -535,8 +578,7 @@ def create_app(params: Params, *, clock: Callable[[], datetime] = utc_now,
     @app.post("/predict/batch")
     async def predict_batch(request: Request) -> Response:
         """Many records: `{"records": [{"features": {...}, "timestamp"?: ISO}, ...]}`."""
-        body = await read_body(request, limit)
-        return _json(await asyncio.get_running_loop().run_in_executor(svc.pool, svc.predict_batch, body))
+        return _json(await svc.predict_batch(await read_body(request, limit)))
 
     @app.post("/feedback")
     async def feedback(request: Request) -> Response:
@@ -555,7 +597,7 @@ def create_app(params: Params, *, clock: Callable[[], datetime] = utc_now,
 
     @app.get("/metrics")
     async def metrics_endpoint() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(exposition), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -591,9 +633,17 @@ def run_server(params_file: str | os.PathLike, host: str | None = None, port: in
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     log.warning("serving %s (model %s) on http://%s:%s with %d worker(s); log: %s",
                 params.name, version, host, port, workers, params.log_dir)
-    uvicorn.run("driftlib.serve:app_from_env", factory=True, host=host, port=port,
-                workers=workers, access_log=False, log_level="warning",
-                timeout_graceful_shutdown=10)
+    scratch = None
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):  # workers share metrics via files
+        scratch = tempfile.mkdtemp(prefix="driftlib-metrics-")
+        os.environ[MULTIPROC_ENV] = scratch
+    try:
+        uvicorn.run("driftlib.serve:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, access_log=False, log_level="warning",
+                    timeout_graceful_shutdown=10)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

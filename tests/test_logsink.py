@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from driftlib.config import parse_params
-from driftlib.errors import ConfigError
+from driftlib.errors import ConfigError, InputError
 from driftlib.logsink import (JsonlSink, RequestIndex, create_sink, format_timestamp, join_feedback,
                               new_request_id, read_log, request_id_date)
 
@@ -94,6 +94,21 @@ def test_torn_tail_is_skipped_counted_and_reported(sink, tmp_path):
     assert got.to_dict()["torn_lines"] == 1 and "torn line" in got._repr_html_()
 
 
+def test_fsync_sink_writes_the_same_records(tmp_path):
+    s = JsonlSink(tmp_path / "logs", fsync=True)
+    s.write_predictions([pred(T0, i) for i in range(3)])
+    assert len(read_log(tmp_path / "logs").frame) == 3
+
+
+def test_unreadable_log_names_the_file(sink, tmp_path):
+    sink.write_predictions([pred(T0)])
+    path = sink.file_for("predictions", "2013-04-01")
+    with open(path, "ab") as fh:  # valid JSON lines whose types cannot be reconciled
+        fh.write(b'{"request_id":"x","timestamp":"2013-04-01T00:00:00+00:00","features":[1,2]}\n')
+    with pytest.raises(InputError, match=str(path)):
+        read_log(tmp_path / "logs")
+
+
 def test_writer_reopening_a_torn_file_starts_a_fresh_line(tmp_path):
     first = JsonlSink(tmp_path / "logs", host="h")
     first.write_predictions([pred(T0, 0)])
@@ -148,7 +163,9 @@ def test_request_index_ignores_torn_lines(sink, tmp_path):
 def test_sink_chosen_by_name_from_params(tmp_path):
     base = {"name": "m", "reference": {"path": "x"}, "columns": {"timestamp": "t"},
             "log": {"dir": str(tmp_path / "l")}}
-    assert isinstance(create_sink(parse_params(base)), JsonlSink)
+    sink = create_sink(parse_params(base))
+    assert isinstance(sink, JsonlSink) and sink.log_dir == tmp_path / "l" and not sink.fsync
+    assert create_sink(parse_params({**base, "log": {"dir": "l", "fsync": True}})).fsync
     with pytest.raises(ConfigError, match="log.sink.*unknown sink 'kafka'"):
         create_sink(parse_params({**base, "log": {"sink": "kafka"}}))
 

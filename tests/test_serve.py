@@ -118,6 +118,15 @@ def test_null_values_are_data_not_errors(client, world):
     assert df["wind_gust"].isna().all() and df["origin"].isna().all()
 
 
+def test_categories_sent_as_numbers_are_logged_as_strings(client, world):
+    client.post("/predict", json={"features": world.rows[0]})
+    r = client.post("/predict", json={"features": {**world.rows[1], "origin": 7}})
+    assert r.status_code == 200
+    df = logged(world)  # one column type even though clients mixed types
+    assert df["origin"].tolist() == [world.rows[0]["origin"], "7"]
+    assert list(df["unknown_categories"].iloc[1]) == ["origin"]
+
+
 def test_unknown_categories_accepted_flagged_and_counted(client, world):
     r = client.post("/predict", json={"features": {**world.rows[0], "carrier": "ZZ", "origin": "XXX"}})
     assert r.status_code == 200

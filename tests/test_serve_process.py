@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 import typer
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from driftlib.client import service_process
@@ -134,12 +135,17 @@ def test_feedback_found_across_worker_processes(tmp_path, flights):
             if i >= 10 and len(read_log(w.log_dir).files) == 2:
                 break
         assert len(read_log(w.log_dir).files) == 2  # one file per worker process
-        outcomes = []
-        for _ in range(6):  # each feedback on a new connection: either worker must know all ids
+        outcomes, scrapes = [], []
+        for _ in range(6):  # each call on a new connection: either worker must know all ids
             conn = http.client.HTTPConnection(*host_port, timeout=30)
             outcomes.append(_post(conn, "/feedback", [{"request_id": r, "label": 0} for r in ids])[1])
             conn.close()
+            scrapes.append(httpx.get(f"{url}/metrics").text)
     assert all(o == {"accepted": len(ids), "unknown_request_ids": []} for o in outcomes)
+    for text in scrapes:  # whichever worker answers, /metrics counts both
+        rows = [s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "driftlib_predictions_total"]
+        assert sum(rows) == len(ids)
 
 
 def test_cli_refuses_to_serve_without_a_model(tmp_path, flights):

@@ -41,6 +41,8 @@ def _data_drift_flag(value) -> dict | None:
     if isinstance(value, dict):
         if "dataset_drift" not in value:
             raise InputError("data_drift: expected notebook 02's result with a 'dataset_drift' key")
+        if value["dataset_drift"] is None:  # 02 could not judge (too little data): use the own check
+            return None
         return {"drifted": bool(value["dataset_drift"]), "share_drifted": value.get("share_drifted"),
                 "source": "02_data_drift"}
     return {"drifted": bool(value), "share_drifted": None, "source": "argument"}
@@ -297,7 +299,7 @@ class ConceptDriftAnalyzer:
     def _estimated(self, w: pd.DataFrame, lab: pd.DataFrame, realized: dict) -> dict:
         out = {"estimated": None, "estimated_degraded": None, "estimation_error": None,
                "estimate_covers_realized": None}
-        if self.estimator_ is None or w.empty:
+        if self.estimator_ is None or len(w) < self.cfg.min_labels:  # too few predictions to say anything
             return out
         est, sims = self.estimator_.estimate(w[self.score_col_].to_numpy(float),
                                              w[self._c.prediction].to_numpy(float))
@@ -341,9 +343,10 @@ class ConceptDriftAnalyzer:
 
     # -- history-wide views ------------------------------------------------------------------------
     def _onset_date(self, windows: list[dict], points: list[dict], degraded, start, as_of):
-        """Since when: the first upward change point in (or just before) the first window of the
-        current streak of degraded windows; with no such streak, in the run window. Detectors date
-        the change, the intervals decide which change matters: storms make detectors fire weekly."""
+        """Since when: the first upward change point within the current streak of degraded windows
+        (else the last one shortly before it; else the streak's start); with no streak, within the
+        run window. Detectors date the change, the intervals decide which change matters: on real
+        traffic detectors also fire on every stormy evening."""
         if not degraded:
             return None
         first = None
@@ -351,11 +354,13 @@ class ConceptDriftAnalyzer:
             if not w["degraded"]:
                 break
             first = w
-        lo, hi = (first["start"], first["end"]) if first else (start, as_of)
-        ups = [p["timestamp"] for p in points
-               if p["direction"] == "up" and lo - self._onset.tolerance <= p["timestamp"] < hi]
-        return min(ups) if ups else lo
-
+        lo = first["start"] if first else start
+        ups = [p["timestamp"] for p in points if p["direction"] == "up"]
+        inside = [t for t in ups if lo <= t < as_of]
+        if inside:
+            return min(inside)
+        before = [t for t in ups if lo - self._onset.tolerance <= t < lo]  # detected just before the window
+        return max(before) if before else lo
 
     def _run_onset(self, df: pd.DataFrame):
         lab = df[df[self._c.target].notna()]

@@ -43,7 +43,10 @@ class ConceptReport:
             "metric": self.metric, "degradation_metrics": self.degradation_metrics, "task": self.task,
             "window": {"start": self.start, "end": self.as_of},
             "label_coverage": self.label_coverage, "estimation_error": self.estimation_error,
-            "current": self.current, "reference": self.reference, "windows": self.windows,
+            "current": self.current,
+            "reference": {"n": self.reference["n"], "target_mean": self.reference["target_mean"],
+                          **self.reference["metrics"]},
+            "windows": [_compact(w) for w in self.windows],
             "change_points": self.change_points, "last_change": self.last_change,
             "detections": self.detections, "n_errors": self.n_errors, "slices": self.slices,
             "calibration": self.calibration, "confidence": self.confidence,
@@ -83,6 +86,14 @@ class ConceptReport:
         return (f"<div><p><b>{html.escape(self.headline)}</b></p><table>{body}</table></div>")
 
 
+def _compact(w: dict) -> dict:
+    """A timeline window without the per-feature test lists (the run window keeps them)."""
+    data = w.get("data_drift")
+    if isinstance(data, dict) and "columns" in data:
+        w = {**w, "data_drift": {k: v for k, v in data.items() if k != "columns"}}
+    return w
+
+
 def _fmt_iv(v: dict | None) -> str:
     if not v or v.get("value") is None:
         return "-"
@@ -92,12 +103,12 @@ def _fmt_iv(v: dict | None) -> str:
 
 
 def _fmt_bool(v: bool | None, basis: str) -> str:
-    return "unknown" if v is None else ("yes" if v else "no") + f" ({basis})"
+    return "unknown" if v is None else ("yes" if v else "no") + f", judged on the {basis}"
 
 
 VERDICT_TEXT = {
     "stable": "no concept or data drift",
-    "data drift only": "the inputs moved but P(y|x) did not, so the label-free estimate holds",
+    "data drift only": "the inputs moved but P(y|x) did not, so the label-free estimate applies",
     "concept drift": "P(y|x) changed (concept drift)",
     "both": "the inputs moved and P(y|x) changed (data and concept drift)",
 }

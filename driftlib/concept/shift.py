@@ -29,12 +29,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
+from sklearn.preprocessing import SplineTransformer
 from threadpoolctl import threadpool_limits
 
 from driftlib.errors import ConfigError
@@ -72,25 +69,39 @@ class HGBLearner:
 
 
 class LinearLearner:
-    """Logistic (or ridge) regression; the period enters with its interactions with every feature."""
+    """Logistic (or ridge) regression on standardized numbers and one-hot categories (top 20 levels);
+    the period enters with its interactions with every feature."""
+
+    MAX_LEVELS = 20
 
     def __init__(self, task: str, random_state: int = 0):
         self.task = task
         self.random_state = random_state
 
+    def _fit_encoder(self, X: pd.DataFrame) -> None:
+        self.cat_ = {c: list(X[c].value_counts().index[:self.MAX_LEVELS])
+                     for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)}
+        self.num_ = [c for c in X.columns if c not in self.cat_]
+        num = X[self.num_].to_numpy(float)
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(num, axis=0) if len(num) else np.zeros(len(self.num_))
+        self.median_ = np.nan_to_num(med)
+        filled = np.where(np.isnan(num), self.median_, num)
+        self.mean_, std = filled.mean(axis=0), filled.std(axis=0)
+        self.std_ = np.where(std > 0, std, 1.0)
+
     def _design(self, X: pd.DataFrame, fit: bool) -> np.ndarray:
-        X = X.copy()
-        period = X.pop(PERIOD).to_numpy(float)[:, None] if PERIOD in X.columns else None
-        cat = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
-        for c in cat:
-            X[c] = X[c].astype(object).where(X[c].notna(), "<NA>")
+        period = X[PERIOD].to_numpy(float)[:, None] if PERIOD in X.columns else None
+        X = X.drop(columns=[PERIOD], errors="ignore")
         if fit:
-            num = [c for c in X.columns if c not in cat]
-            self.encoder_ = ColumnTransformer([
-                ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
-                ("cat", OneHotEncoder(handle_unknown="ignore", max_categories=20, sparse_output=False), cat),
-            ]).fit(X)
-        Z = self.encoder_.transform(X)
+            self._fit_encoder(X)
+        num = X[self.num_].to_numpy(float)
+        parts = [(np.where(np.isnan(num), self.median_, num) - self.mean_) / self.std_]
+        for col, levels in self.cat_.items():
+            values = X[col].astype(object).to_numpy()
+            parts.append(np.column_stack([values == level for level in levels]).astype(float)
+                         if levels else np.zeros((len(X), 0)))
+        Z = np.hstack(parts)
         return Z if period is None else np.hstack([Z, period, period * Z])
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> "LinearLearner":
@@ -256,8 +267,9 @@ class CalibrationShiftTest:
         X0, X1 = B, np.hstack([B, d, d * B])
         df = X1.shape[1] - X0.shape[1]
         stat, p = (_lr_logistic if self.task == "classification" else _f_ols)(X0, X1, y, df)
-        return CalibrationTestResult(statistic=stat, df=df, p_value=p, drift=bool(p < self.alpha), n=len(y) - len(self.s_ref_),
-                                     n_reference=len(self.s_ref_))
+        n_ref = len(self.s_ref_)
+        return CalibrationTestResult(statistic=stat, df=df, p_value=p, drift=bool(p < self.alpha),
+                                     n=len(y) - n_ref, n_reference=n_ref)
 
 
 def _lr_logistic(X0, X1, y, df) -> tuple[float, float]:

@@ -32,7 +32,7 @@ def slice_drops(reference: pd.DataFrame, current: pd.DataFrame, columns: list[st
             if not (np.isfinite(r[0]) and np.isfinite(c[0])):
                 continue
             lo, hi = interval(sign * (r[1] - c[1]), confidence)
-            out.append({"column": col, "value": str(value), "n_reference": int(len(ref)),
+            out.append({"column": col, "value": str(value), "metric": metric.name, "n_reference": int(len(ref)),
                         "n_current": int(len(cur)), "reference": r[0], "current": c[0],
                         "drop": float(sign * (r[0] - c[0])), "drop_lower": lo, "drop_upper": hi,
                         "significant": bool(np.isfinite(lo) and (lo > 0 or hi < 0))})

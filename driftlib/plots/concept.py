@@ -24,8 +24,9 @@ def _series(report, kind: str, metric: str) -> pd.DataFrame:
     for w in report.windows:
         v = (w.get(kind) or {}).get(metric)
         if v:
+            judged = ((w.get("difference") or {}).get(metric) or {}).get("degraded")
             rows.append({"t": _mid(w), "value": v["value"], "lower": v["lower"], "upper": v["upper"],
-                         "degraded": w.get("degraded")})
+                         "degraded": judged})
     return pd.DataFrame(rows, columns=["t", "value", "lower", "upper", "degraded"])
 
 
@@ -64,7 +65,7 @@ def performance_timeline(report, metric: str | None = None, ax=None):
         if kind == "realized":
             bad = s[s["degraded"] == True]  # noqa: E712 - None means not judged
             ax.scatter(bad["t"], bad["value"], s=45, facecolors="none", edgecolors=BAD, zorder=5,
-                       label="degraded")
+                       label=f"worse than reference on {metric}")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} per window: realized with {int(round(100 * report.confidence))}% bootstrap interval, "
                  "estimated from calibrated probabilities", fontsize=10)
@@ -147,7 +148,7 @@ def slice_drops(report, ax=None):
     ax.barh(labels, drop, color=colors, xerr=[np.clip(drop - lo, 0, None), np.clip(hi - drop, 0, None)],
             error_kw={"lw": 0.8})
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("drop vs reference (positive = worse)")
+    ax.set_xlabel(f"{rows[0].get('metric', 'metric')} drop vs reference (positive = worse)")
     ax.set_title("Slices where performance dropped most (red: interval excludes 0)", fontsize=10)
     return fig
 

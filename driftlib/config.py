@@ -98,7 +98,7 @@ class ConceptConfig(Strict):
     metrics: list[str] | None = Field(None, description="metrics reported; None = all for the task")
     tolerance: float = Field(0.0, ge=0, description="degraded only if the interval is this far below the reference")
     degradation_metrics: list[str] | None = Field(
-        None, description="metrics whose intervals decide 'degraded'; None = metric, plus ece for probabilities")
+        None, description="metrics whose intervals decide 'degraded'; None = metric, plus brier for probabilities")
     alpha: float = Field(0.01, gt=0, lt=0.5, description="false-alarm level of the concept and data checks")
     tests: list[str] = Field(["calibration", "features"], description="concept tests (Bonferroni-combined)")
     learner: str = Field("hgb", description="model of P(y|x) in the concept test (see driftlib.concept.shift)")

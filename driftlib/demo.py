@@ -2,8 +2,9 @@
 
 January-February train the initial model; March is the reference; April onwards is production,
 replayed through the real service on 127.0.0.1 (batch endpoint, with each flight's own time as the
-event time), and the true labels are posted later as feedback, each arriving days after its flight.
-Then the pipeline runs for a backfill of dates so the index shows history.
+event time), and the true labels are posted as feedback that arrives days after each flight.
+Replay and pipeline runs alternate (traffic up to a date, then that date's run), so a model promoted
+by one run serves the traffic before the next: the loop of monitor, retrain, promote is closed.
 """
 from __future__ import annotations
 
@@ -42,61 +43,85 @@ def label_arrivals(event_times: pd.Series, seed: int = 0, missing_share: float =
     return arrivals.mask(rng.random(len(event_times)) < missing_share)
 
 
-def reset(params: Params) -> None:
+def reset(params: Params, dates: tuple[str, ...] = BACKFILL) -> None:
     """Remove only what the demo itself creates, so re-running starts from the same state."""
     for folder in (params.log_dir, params.registry_dir, params.state_dir):
         shutil.rmtree(folder, ignore_errors=True)
-    for date in BACKFILL:
+    for date in dates:
         shutil.rmtree(params.outputs_dir / date, ignore_errors=True)
     if params.monitoring.evidently_workspace:
         shutil.rmtree(params.path(params.monitoring.evidently_workspace), ignore_errors=True)
     (params.path(params.monitoring.textfile_dir) / f"driftlib_{params.name}.prom").unlink(missing_ok=True)
 
 
-def replay(params: Params, base_url: str, echo: Callable[[str], None]) -> int:
-    """Production traffic through the service, then the labels as delayed feedback."""
-    from driftlib.client import ServiceClient
+def production_frame(params: Params) -> pd.DataFrame:
+    return read_window(params, TableSource(path=params.reference.path), start=PRODUCTION_START)
 
+
+def replay(params: Params, client, segment: pd.DataFrame, seed: int = 0) -> tuple[int, int]:
+    """One stretch of production through the service, then its labels as delayed feedback.
+
+    The labels' arrival times lie days after their flights; a run on date D only counts those
+    that arrived before D, so posting them now does not leak the future into earlier runs.
+    """
     c = params.columns
-    production = read_window(params, TableSource(path=params.reference.path), start=PRODUCTION_START)
     features = [*params.features.numeric, *params.features.categorical]
-    client = ServiceClient(base_url)
-    responses = client.predict_batch(production[features], timestamps=production[c.timestamp])
-    request_ids = [r["request_id"] for r in responses]
-    echo(f"  replayed {len(request_ids):,} predictions through {base_url}")
-    arrivals = label_arrivals(production[c.timestamp])
-    feedback = pd.DataFrame({"request_id": request_ids, "label": production[c.target].astype(int),
+    responses = client.predict_batch(segment[features], timestamps=segment[c.timestamp])
+    arrivals = label_arrivals(segment[c.timestamp].reset_index(drop=True), seed=seed)
+    feedback = pd.DataFrame({"request_id": [r["request_id"] for r in responses],
+                             "label": segment[c.target].astype(int).to_numpy(),
                              "timestamp": arrivals}).dropna(subset=["timestamp"])
     outcome = client.feedback(feedback.to_dict("records"))
-    echo(f"  posted {len(feedback):,} delayed labels as feedback")
-    return len(request_ids) if outcome is not None else 0
+    return len(responses), int(outcome.get("accepted", 0))
+
+
+def wait_for_version(client, version: str | None, timeout: float = 30.0) -> str:
+    """After a promotion the service swaps models on its own; wait until it answers with it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        served = client.health().get("model_version")
+        if version is None or served == version or time.monotonic() > deadline:
+            return served
+        time.sleep(0.2)
 
 
 def run_demo(params_file: str | Path, dates: tuple[str, ...] = BACKFILL,
              echo: Callable[[str], None] = print) -> DemoReport:
-    from driftlib.client import running_service
+    """Train, then for each backfill date: replay the traffic up to it, run the pipeline."""
+    from driftlib.client import ServiceClient, running_service
     from driftlib.pipeline import run_pipeline
+    from driftlib.registry import Registry
     from driftlib.retrain import train_initial
 
     params = load_params(params_file)
     report = DemoReport()
     t0 = time.monotonic()
-    reset(params)
+    reset(params, dates)
     echo("Training the initial model on January-February …")
     version = train_initial(params)
     report.timings["train initial model"] = time.monotonic() - t0
     echo(f"  registered and promoted {version}")
-    t1 = time.monotonic()
-    echo("Replaying April-December through the service …")
+    production = production_frame(params)
+    ts = production[params.columns.timestamp]
+    registry = Registry(params.registry_dir)
     with running_service(params_file) as url:
-        replay(params, url, echo)
-    report.timings["replay through service"] = time.monotonic() - t1
-    for date in dates:
-        t = time.monotonic()
-        echo(f"Running the pipeline for {date} …")
-        run = run_pipeline(params, date, progress=lambda line: echo("  " + line))
-        report.runs.append(run)
-        report.timings[f"run {date}"] = time.monotonic() - t
+        client = ServiceClient(url)
+        echo(f"Model service running on {url}")
+        previous = None
+        for i, date in enumerate(sorted(dates)):
+            t = time.monotonic()
+            segment = production[(ts < pd.Timestamp(date, tz="UTC"))
+                                 & ((ts >= pd.Timestamp(previous, tz="UTC")) if previous else True)]
+            served = wait_for_version(client, registry.current_version())
+            n_pred, n_labels = replay(params, client, segment, seed=i)
+            report.timings[f"replay to {date}"] = time.monotonic() - t
+            echo(f"Replayed {n_pred:,} flights up to {date} through model {served}; "
+                 f"{n_labels:,} labels posted as delayed feedback")
+            t = time.monotonic()
+            run = run_pipeline(params, date, progress=lambda line: echo("  " + line))
+            report.runs.append(run)
+            report.timings[f"run {date}"] = time.monotonic() - t
+            previous = date
     report.timings["total"] = time.monotonic() - t0
     report.index = params.outputs_dir / "index.html"
     return report

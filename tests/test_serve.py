@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from driftlib.logsink import JsonlSink, read_log
 from driftlib.serve import create_app
-from service_world import make_world, train
+from service_world import FEATURES, make_world, train
 
 NOW = datetime(2013, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -201,12 +201,14 @@ def test_feedback_knows_ids_from_an_earlier_server(world):
 def test_health_and_model_card(client, world):
     h = client.get("/health")
     assert h.status_code == 200
-    assert h.json() | {} == {"status": "ok", "model_loaded": True, "model_version": "v0001",
-                             "log_writable": True, "sink": "jsonl", "model_error": None}
+    assert h.json() == {"status": "ok", "model_loaded": True, "model_version": "v0001",
+                        "log_writable": True, "sink": "jsonl", "model_error": None}
     card = client.get("/model").json()
     assert card["version"] == "v0001" and len(card["sha256"]) == 64
-    props = card["request_schema"]["properties"]["features"]
-    assert "features" in card["request_schema"]["properties"] and props
+    schema = card["request_schema"]
+    features = schema["$defs"]["Features"]
+    assert set(features["required"]) == set(FEATURES) and features["additionalProperties"] is False
+    assert schema["required"] == ["features"]
 
 
 def test_without_a_model_health_is_503_and_predict_refuses(tmp_path, flights):

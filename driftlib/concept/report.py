@@ -48,7 +48,7 @@ class ConceptReport:
                           **self.reference["metrics"]},
             "windows": [_compact(w) for w in self.windows],
             "change_points": self.change_points, "last_change": self.last_change,
-            "detections": self.detections, "n_errors": self.n_errors, "slices": self.slices,
+            "detections": _by_detector(self.detections), "n_errors": self.n_errors, "slices": self.slices,
             "calibration": self.calibration, "confidence": self.confidence,
         })
 
@@ -84,6 +84,14 @@ class ConceptReport:
         body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
                        for k, v in cells)
         return (f"<div><p><b>{html.escape(self.headline)}</b></p><table>{body}</table></div>")
+
+
+def _by_detector(detections: list[dict]) -> dict:
+    """{detector: {"up": [timestamps], "down": [...]}}: the detection times, compactly."""
+    out: dict = {}
+    for d in detections:
+        out.setdefault(d["detector"], {"up": [], "down": []})[d["direction"]].append(d["timestamp"])
+    return out
 
 
 def _compact(w: dict) -> dict:

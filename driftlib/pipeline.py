@@ -141,6 +141,7 @@ class Runner:
         outputs = self.params.outputs_dir
         outputs.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{self.run_date}-", dir=outputs))
+        staging.chmod(0o755)  # mkdtemp makes it private; reports are read by web servers and people
         try:
             if self.final_dir.is_dir() and set(self.names) != set(NOTEBOOKS):
                 shutil.copytree(self.final_dir, staging, dirs_exist_ok=True)

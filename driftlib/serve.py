@@ -1,66 +1,54 @@
 """The model service: FastAPI predictions with durable inference logging and hot model reload.
 
-Hot path: a request body is parsed and validated in one step by pydantic-core against a schema
-derived from the model card (no FastAPI body model, no DataFrame per request). Single `/predict`
-requests that arrive while the model is busy are scored together by a micro-batcher: one
-`predict_proba` and one log write per group, in one scoring thread (OpenMP capped, see
+Hot path: a request body is parsed and validated in one step by pydantic-core against the model
+card's request contract (`request_schema`). Single `/predict` requests that arrive while the model
+is busy are scored together (`microbatch`) in one scoring thread (OpenMP capped, see
 `limit_threads`) while the event loop keeps accepting requests. A response is sent only after its
 record has been handed to the OS. After start-up the heap is frozen for the cyclic GC so full
 collections do not stall requests.
 
-Hot reload: a watcher polls the registry's CURRENT pointer (stat only, every
-`service.reload_interval_s`), loads a new version in a thread and swaps one reference. A request
-keeps the version it was validated with until it is answered, so in-flight requests finish on the
-old model and every response names the version that answered.
+Hot reload (`model_holder`): in-flight requests finish on the version they were validated with and
+every response names the version that answered.
 
 Several uvicorn workers (`--workers N`) each write their own log file; feedback ids are found in
-any worker's file (`logsink.RequestIndex`) and /metrics sums all workers (prometheus_client
-multiprocess mode, set up by `run_server`).
+any worker's file (`logsink.RequestIndex`) and /metrics sums all workers (`service_metrics`,
+prometheus_client multiprocess mode set up by `run_server`).
 """
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import shutil
 import sys
 import tempfile
 import threading
-import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 import msgspec
-import numpy as np
-import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import (AllowInfNan, ConfigDict, StrictBool, StrictInt, StrictStr, TypeAdapter,
-                      ValidationError)
-from pydantic import Strict as StrictMode
-from typing_extensions import NotRequired, TypedDict
+from pydantic import StrictStr, TypeAdapter, ValidationError
+from typing_extensions import NotRequired
 
 from driftlib import logsink
 from driftlib.config import Params
 from driftlib.errors import ConfigError
+# The service's parts, also importable from here (`from driftlib.serve import X`).
+from driftlib.microbatch import MICRO_BATCH, MicroBatcher  # noqa: F401
+from driftlib.model_holder import ModelHolder, Served, freeze_heap  # noqa: F401
+from driftlib.request_schema import (Category, Label, Number, RequestSchema,  # noqa: F401
+                                     _typed_dict, model_features, validation_detail)
+from driftlib.service_metrics import (MULTIPROC_ENV, ROUTES, Instrument,  # noqa: F401
+                                      ServiceMetrics, exposition_registry)
 
 log = logging.getLogger("driftlib.serve")
 ENCODE = msgspec.json.Encoder().encode
-ROUTES = ("/predict", "/predict/batch", "/feedback", "/health", "/model", "/metrics")
-MICRO_BATCH = 256
 PARAMS_ENV = "DRIFTLIB_PARAMS"
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-Number = Optional[Annotated[float, StrictMode(), AllowInfNan(False)]]
-Category = Optional[Union[StrictStr, StrictInt, StrictBool]]
-Label = Union[StrictBool, StrictInt, Annotated[float, StrictMode(), AllowInfNan(False)], StrictStr]
-_FORBID = ConfigDict(extra="forbid")
 
 
 def utc_now() -> datetime:
@@ -68,14 +56,6 @@ def utc_now() -> datetime:
 
 
 _THREAD = threading.local()
-
-
-def freeze_heap() -> None:
-    """Move everything alive now (libraries, the model) out of the cyclic GC's reach: a full
-    collection then scans only request garbage. Measured in the service under load: gen-2
-    pauses of 97 ms without this, 1.2 ms with it."""
-    gc.collect()
-    gc.freeze()
 
 
 def limit_threads(n: int) -> None:
@@ -98,280 +78,6 @@ class HTTPError(Exception):
         self.status, self.detail = status, detail
 
 
-def _typed_dict(name: str, fields: dict[str, Any]) -> type:
-    td = TypedDict(name, fields)  # functional form: feature names need not be identifiers
-    td.__pydantic_config__ = _FORBID  # type: ignore[attr-defined]
-    return td
-
-
-def validation_detail(err: ValidationError) -> list[dict]:
-    """pydantic errors as FastAPI-style detail whose `loc` ends at the offending field."""
-    out, seen = [], set()
-    for e in err.errors(include_url=False, include_context=False, include_input=False):
-        loc, msg, kind = list(e["loc"]), e["msg"], e["type"]
-        if len(loc) >= 3 and loc[-3] == "features" and loc[-1] in ("str", "int", "bool"):
-            loc, msg, kind = loc[:-1], "Input should be a category (a string)", "category_type"
-        if tuple(loc) not in seen:
-            seen.add(tuple(loc))
-            out.append({"loc": ["body", *loc], "msg": msg, "type": kind})
-    return out
-
-
-# -- the request contract of one model version ---------------------------------------------------
-class RequestSchema:
-    """Feature names, kinds and allowed categories from the card's reference schema."""
-
-    def __init__(self, columns: list[dict], features: list[str]):
-        by_name = {c["name"]: c for c in columns}
-        missing = [f for f in features if f not in by_name]
-        if missing:
-            raise ConfigError(f"model card schema lacks the model's feature(s): {', '.join(missing)}")
-        self.features = list(features)
-        self.columns = [by_name[f] for f in features]
-        self.numeric = [c["name"] for c in self.columns if c["kind"] == "numeric"]
-        self.categorical = [c["name"] for c in self.columns if c["kind"] != "numeric"]
-        self.categorical_set = frozenset(self.categorical)
-        self.categories = {c["name"]: frozenset(map(str, c["categories"]))
-                           for c in self.columns if c["kind"] != "numeric" and c.get("categories")}
-        fields = {c["name"]: Number if c["kind"] == "numeric" else Category for c in self.columns}
-        feats = _typed_dict("Features", fields)
-        record = _typed_dict("Record", {"features": feats, "timestamp": NotRequired[Optional[datetime]]})
-        self.one = TypeAdapter(record)
-        self.many = TypeAdapter(_typed_dict("Batch", {"records": list[record]}))
-
-    def inspect(self, features: dict) -> tuple[dict, list[str]]:
-        """The features as logged (categories as strings, as the reference profile counts them,
-        so a log column never mixes types; the model still sees the values as sent) and the
-        names of features whose category the reference never saw."""
-        unknown, coerce = [], False
-        for name in self.categorical:
-            v = features[name]
-            if v is None:
-                continue
-            if type(v) is not str:
-                v, coerce = str(v), True
-            allowed = self.categories.get(name)
-            if allowed is not None and v not in allowed:
-                unknown.append(name)
-        if coerce:
-            features = {k: str(v) if k in self.categorical_set and v is not None else v
-                        for k, v in features.items()}
-        return features, unknown
-
-    def frame(self, rows: list[dict]) -> pd.DataFrame:
-        """Columns in model order; numerics float64 (null -> NaN), categoricals as sent."""
-        data: dict[str, Any] = {}
-        for c in self.columns:
-            values = [r[c["name"]] for r in rows]
-            if c["kind"] == "numeric":
-                data[c["name"]] = np.array(values, dtype="float64")
-            elif c.get("dtype") == "category":
-                data[c["name"]] = pd.Categorical(values, categories=c.get("categories"))
-            else:
-                data[c["name"]] = np.array(values, dtype=object)
-        return pd.DataFrame(data, columns=self.features, copy=False)
-
-    def json_schema(self) -> dict:
-        return self.one.json_schema()
-
-
-def model_features(card: dict, model: Any) -> list[str]:
-    """The model's input columns: the card's feature lists, else what the estimator was fit on."""
-    lists = card.get("features")
-    if isinstance(lists, dict) and (lists.get("numeric") or lists.get("categorical")):
-        return [*lists.get("numeric", []), *lists.get("categorical", [])]
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        return [str(n) for n in names]
-    return [c["name"] for c in card["schema"]["columns"]]
-
-
-@dataclass
-class Served:
-    """A loaded model version with its request schema: what answers a request."""
-
-    version: str
-    model: Any
-    card: dict
-    schema: RequestSchema
-    proba: bool
-
-    @classmethod
-    def from_loaded(cls, loaded, task: str = "classification") -> "Served":
-        schema = (loaded.card or {}).get("schema") or {}
-        if not schema.get("columns"):
-            raise ConfigError(f"model {loaded.version}: its card has no schema (the request "
-                              "contract); register it with driftlib's training or import")
-        features = model_features(loaded.card, loaded.model)
-        proba = task == "classification" and hasattr(loaded.model, "predict_proba")
-        return cls(loaded.version, loaded.model, loaded.card,
-                   RequestSchema(schema["columns"], features), proba)
-
-    def predict(self, rows: list[dict]) -> tuple[list, list]:
-        """Predictions and probabilities (positive class if binary, else the predicted one)."""
-        X = self.schema.frame(rows)
-        if not self.proba:
-            return np.asarray(self.model.predict(X)).tolist(), [None] * len(rows)
-        P = np.asarray(self.model.predict_proba(X), dtype="float64")
-        classes = np.asarray(getattr(self.model, "classes_", np.arange(P.shape[1])))
-        if P.shape[1] == 2:
-            p = P[:, 1]
-            return np.where(p >= 0.5, classes[1], classes[0]).tolist(), p.tolist()
-        idx = P.argmax(axis=1)
-        return classes[idx].tolist(), P[np.arange(len(idx)), idx].tolist()
-
-
-# -- metrics --------------------------------------------------------------------------------------
-class ServiceMetrics:
-    """The service's Prometheus metrics, names from the `driftlib.metrics` catalogue."""
-
-    def __init__(self, model: str, registry: CollectorRegistry | None = None):
-        from driftlib.metrics import service_metric
-
-        self.model = model
-        self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.requests = service_metric("driftlib_http_requests_total", r)
-        self.latency = service_metric("driftlib_http_request_duration_seconds", r)
-        self.predictions = service_metric("driftlib_predictions_total", r)
-        self.written = service_metric("driftlib_log_records_written_total", r)
-        self.failed = service_metric("driftlib_log_records_failed_total", r)
-        self.info = service_metric("driftlib_model_info", r)
-        self.by_class = service_metric("driftlib_predicted_class_total", r)
-        self.unknown = service_metric("driftlib_unknown_categories_total", r)
-        self.reloads = service_metric("driftlib_model_reloads_total", r)
-        self.feedback = service_metric("driftlib_feedback_records_total", r)
-        self.version: str | None = None
-
-    def serving(self, version: str) -> None:
-        if self.version is not None:
-            self.info.remove(self.model, self.version)
-        self.info.labels(self.model, version).set(1)
-        self.version = version
-
-    def scored(self, version: str, predictions: list, unknown: list[list[str]]) -> None:
-        self.predictions.labels(self.model, version).inc(len(predictions))
-        for cls, n in Counter(predictions).items():
-            self.by_class.labels(self.model, str(cls)).inc(n)
-        for name, n in Counter(name for names in unknown if names for name in names).items():
-            self.unknown.labels(self.model, name).inc(n)
-
-
-class Instrument:
-    """Pure ASGI middleware: request count by route/status and latency (cheaper than
-    BaseHTTPMiddleware on the hot path)."""
-
-    def __init__(self, app, metrics: ServiceMetrics):
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        start, status = time.perf_counter(), [500]
-
-        async def send_status(message):
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = scope["path"] if scope["path"] in ROUTES else "other"
-            self.metrics.requests.labels(scope["method"], route, str(status[0])).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
-
-
-# -- model holder and reload ---------------------------------------------------------------------
-class ModelHolder:
-    """The current `Served`; swaps it when the registry's pointer names another version."""
-
-    def __init__(self, registry, task: str, metrics: ServiceMetrics):
-        self.registry, self.task, self.metrics = registry, task, metrics
-        self.current: Served | None = None
-        self.error: str | None = None
-        self._seen: tuple | None = None
-
-    def _pointer(self) -> tuple | None:
-        try:
-            st = os.stat(self.registry.pointer_path)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def reload(self) -> bool:
-        """Load the pointed-at version if it differs from the served one (blocking)."""
-        self._seen = self._pointer()
-        try:
-            version = self.registry.current_version()
-            if version is None or (self.current and self.current.version == version):
-                return False
-            served = Served.from_loaded(self.registry.load(version), self.task)
-        except Exception as err:  # noqa: BLE001 - a bad candidate must not take the service down
-            self.error = f"{type(err).__name__}: {err}"
-            self.metrics.reloads.labels(self.metrics.model, "failure").inc()
-            log.error("model load failed, still serving %s: %s",
-                      self.current.version if self.current else "nothing", self.error)
-            return False
-        self.current, self.error = served, None  # one reference swap: atomic for readers
-        freeze_heap()
-        self.metrics.serving(served.version)
-        self.metrics.reloads.labels(self.metrics.model, "success").inc()
-        log.warning("serving model %s", served.version)
-        return True
-
-    async def watch(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            if self._pointer() != self._seen:
-                await asyncio.to_thread(self.reload)
-
-
-# -- micro-batching ------------------------------------------------------------------------------
-class MicroBatcher:
-    """Scores single requests that queue up while the model is busy as one group: one predict
-    call and one log write per group. No timer: under light load a group has one request."""
-
-    def __init__(self, score: Callable[[Served, list], list], pool: ThreadPoolExecutor,
-                 max_size: int = MICRO_BATCH):
-        self.score, self.pool, self.max_size = score, pool, max_size
-        self._pending: list[tuple[Served, Any, asyncio.Future]] = []
-        self._wake = asyncio.Event()
-
-    async def submit(self, served: Served, item) -> dict:
-        fut = asyncio.get_running_loop().create_future()
-        self._pending.append((served, item, fut))
-        self._wake.set()
-        return await fut
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending[:self.max_size], self._pending[self.max_size:]
-                groups: dict[int, list] = {}
-                for entry in batch:  # a reload mid-queue: each request keeps its own version
-                    groups.setdefault(id(entry[0]), []).append(entry)
-                for group in groups.values():
-                    await self._score(loop, group)
-
-    async def _score(self, loop, group) -> None:
-        try:
-            results = await loop.run_in_executor(self.pool, self.score, group[0][0],
-                                                 [item for _, item, _ in group])
-        except Exception as err:  # noqa: BLE001 - handed to each waiting request
-            for _, _, fut in group:
-                if not fut.done():
-                    fut.set_exception(err)
-            return
-        for (_, _, fut), result in zip(group, results):
-            if not fut.done():
-                fut.set_result(result)
-
-
-# -- the service ---------------------------------------------------------------------------------
 class Service:
     """Everything a request needs; endpoints are thin wrappers around its methods."""
 
@@ -508,18 +214,6 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise HTTPError(413, f"request body exceeds service.max_body_bytes ({limit})")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def exposition_registry(own: CollectorRegistry) -> CollectorRegistry:
-    """What /metrics shows: this process's registry, or, with several uvicorn workers
-    (prometheus_client multiprocess mode), the sum over all workers whichever one is scraped."""
-    if not os.environ.get(MULTIPROC_ENV):
-        return own
-    from prometheus_client.multiprocess import MultiProcessCollector
-
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)
-    return registry
 
 
 def _json(content: Any, status: int = 200) -> Response:

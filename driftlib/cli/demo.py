@@ -20,9 +20,12 @@ def demo(
     typer.echo("\nDemo timings:")
     for step, seconds in report.timings.items():
         typer.echo(f"  {step:<28} {seconds:7.1f} s")
+    typer.echo("\nRuns (one scheduled run of the four notebooks each; target under 90 s):")
     for run in report.runs:
-        heads = " | ".join(f"{nb.name[:2]}: {(nb.result or {}).get('headline') or nb.status}" for nb in run.notebooks)
-        typer.echo(f"  {run.run_date} {run.status:<8} {heads[:220]}")
+        typer.echo(f"  {run.run_date}  {run.status}  {run.duration_s:.1f} s")
+        for nb in run.notebooks[1:]:
+            headline = (nb.result or {}).get("headline") or nb.error or nb.status
+            typer.echo(f"      {nb.name:<16.16} {headline[:110]}")
     typer.echo(f"\nOpen the reports: {report.index}")
     if not report.ok:
         raise typer.Exit(1)

@@ -48,15 +48,21 @@ def _iso(value: Any) -> str | None:
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts).isoformat()
 
 
+def _with_timestamp(body: dict, timestamp: Any) -> dict:
+    """`body` with `timestamp` as UTC ISO, or without one when it is missing: the server's clock."""
+    iso = _iso(timestamp)
+    if iso is not None:
+        body["timestamp"] = iso
+    return body
+
+
 def _records(frame: pd.DataFrame, timestamps: Sequence | None) -> list[dict]:
     rows = frame.to_dict("records")  # NaN is encoded as null
     if timestamps is None:
         return [{"features": r} for r in rows]
-    stamps = [_iso(t) for t in timestamps]
-    if len(stamps) != len(rows):
-        raise ValueError(f"timestamps has {len(stamps)} values for {len(rows)} rows")
-    return [{"features": r} if t is None else {"features": r, "timestamp": t}
-            for r, t in zip(rows, stamps)]
+    if len(timestamps) != len(rows):
+        raise ValueError(f"timestamps has {len(timestamps)} values for {len(rows)} rows")
+    return [_with_timestamp({"features": r}, t) for r, t in zip(rows, timestamps)]
 
 
 class ServiceClient:
@@ -93,10 +99,7 @@ class ServiceClient:
         return self._call("GET", "/model")
 
     def predict(self, features: Mapping[str, Any], timestamp: Any = None) -> dict:
-        body = {"features": dict(features)}
-        if _iso(timestamp) is not None:
-            body["timestamp"] = _iso(timestamp)
-        return self._call("POST", "/predict", body)
+        return self._call("POST", "/predict", _with_timestamp({"features": dict(features)}, timestamp))
 
     def predict_batch(self, frame: pd.DataFrame, timestamps: Sequence | None = None,
                       batch_size: int = 2000) -> list[dict]:
@@ -114,8 +117,8 @@ class ServiceClient:
     def feedback(self, items: Iterable[Mapping[str, Any]], batch_size: int = 5000) -> dict:
         """Post labels `{request_id, label, timestamp?}`; returns the total accepted and every
         unknown request id."""
-        items = [{k: (_iso(v) if k == "timestamp" else v) for k, v in dict(i).items()
-                  if not (k == "timestamp" and _iso(v) is None)} for i in items]
+        items = [_with_timestamp({k: v for k, v in i.items() if k != "timestamp"}, i.get("timestamp"))
+                 for i in items]
         accepted, unknown = 0, []
         for start in range(0, len(items), batch_size):
             out = self._call("POST", "/feedback", items[start:start + batch_size])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftlib.errors import ConfigError
 
@@ -188,11 +188,6 @@ class Params(Strict):
     monitoring: MonitoringConfig = MonitoringConfig()
     run: RunConfig = RunConfig()
     source_file: str | None = Field(None, exclude=True, description="set by load_params")
-
-    @field_validator("name")
-    @classmethod
-    def _name_not_blank(cls, v: str) -> str:
-        return v.strip()
 
     # -- paths -----------------------------------------------------------------------------------
     @property

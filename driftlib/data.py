@@ -17,6 +17,8 @@ from driftlib.config import Params, TableSource
 from driftlib.errors import InputError
 
 LABEL_TIME = "label_timestamp"
+# Columns the log reader and label join add: never features, whatever their dtype.
+BOOKKEEPING = (LABEL_TIME, "request_id", "model_version", "unknown_categories")
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
            ".jsonl": lambda p: pd.read_json(p, lines=True), ".json": pd.read_json}
 
@@ -96,8 +98,7 @@ def feature_lists(params: Params, df: pd.DataFrame | None = None) -> tuple[list[
     from driftlib.reference import infer_feature_types
 
     c = params.columns
-    exclude = [c.timestamp, c.target, c.prediction, c.probability, c.id, LABEL_TIME,
-               "request_id", "model_version", "unknown_categories"]
+    exclude = [c.timestamp, c.target, c.prediction, c.probability, c.id, *BOOKKEEPING]
     return infer_feature_types(df, [x for x in exclude if x])
 
 
@@ -105,7 +106,8 @@ def load_reference(params: Params) -> pd.DataFrame:
     df = read_window(params, params.reference)
     if df.empty:
         raise InputError(f"{params.source_file}: field 'reference': the reference window has no rows")
-    _require(df, feature_lists(params, df)[0] + feature_lists(params, df)[1], str(params.reference.path))
+    numeric, categorical = feature_lists(params, df)
+    _require(df, [*numeric, *categorical], str(params.reference.path))
     return df
 
 
@@ -157,15 +159,18 @@ def _current_model(params: Params):
     return Registry(params.registry_dir).load().model
 
 
+def _last_day(end) -> date | None:
+    """The last partition date holding records before the exclusive bound `end`."""
+    return None if end is None else (utc(end) - pd.Timedelta(microseconds=1)).date()
+
+
 def _production_from_log(params, start, end, as_of) -> pd.DataFrame:
     from driftlib import logsink
 
     c = params.columns
-    day = lambda t: None if t is None else utc(t).date()  # noqa: E731
-    last_day = None if end is None else (utc(end) - pd.Timedelta(microseconds=1)).date()
-    preds = logsink.read_log(params.log_dir, "predictions", day(start), last_day).frame
-    fb_end = None if as_of is None else (utc(as_of) - pd.Timedelta(microseconds=1)).date()
-    feedback = logsink.read_log(params.log_dir, "feedback", day(start), fb_end).frame
+    first_day = None if start is None else utc(start).date()
+    preds = logsink.read_log(params.log_dir, "predictions", first_day, _last_day(end)).frame
+    feedback = logsink.read_log(params.log_dir, "feedback", first_day, _last_day(as_of)).frame
     df = logsink.join_feedback(preds, feedback, as_of=None if as_of is None else utc(as_of))
     df = df.rename(columns={"timestamp": c.timestamp, "label": c.target or "label",
                             "prediction": c.prediction, "probability": c.probability or "probability"})

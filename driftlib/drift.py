@@ -22,7 +22,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from driftlib.data import BOOKKEEPING, utc
 from driftlib.errors import ConfigError, InputError
+from driftlib.results import to_jsonable
 from driftlib.stats import (
     CATEGORICAL,
     NUMERIC,
@@ -48,7 +50,6 @@ KIND_ALIASES = {"num": NUMERIC, "numeric": NUMERIC, "numerical": NUMERIC,
                 "cat": CATEGORICAL, "categorical": CATEGORICAL}
 TABLE_COLUMNS = ["column", "kind", "role", "method", "stattest", "score", "threshold", "drifted",
                  "strength", "status", "n_ref", "n_cur"]
-BOOKKEEPING = ("label_timestamp", "request_id", "model_version", "unknown_categories")
 
 
 @dataclass
@@ -63,16 +64,6 @@ class ColumnSpec:
 
 
 # -- results ------------------------------------------------------------------------------------
-def _clean(value: Any) -> Any:
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 @dataclass
 class DriftResult:
     """Drift of one current frame (or window) against the reference, one row per column."""
@@ -125,13 +116,13 @@ class DriftResult:
         if out.empty:
             return None
         keys = ["method", "score", "threshold", "drifted", "status"]
-        return {r["column"]: {k: _clean(r[k]) for k in keys} for _, r in out.iterrows()}
+        return {r["column"]: {k: to_jsonable(r[k]) for k in keys} for _, r in out.iterrows()}
 
     def to_dict(self) -> dict[str, Any]:
         """The `driftlib drift --json` shape."""
         keys = ["column", "method", "score", "threshold", "drifted"]
-        cols = [{k: _clean(r[k]) for k in keys} for r in self.features[keys].to_dict("records")]
-        return {"columns": cols, "share_drifted": _clean(self.share_drifted),
+        cols = [{k: to_jsonable(r[k]) for k in keys} for r in self.features[keys].to_dict("records")]
+        return {"columns": cols, "share_drifted": to_jsonable(self.share_drifted),
                 "dataset_drift": self.dataset_drift}
 
     @property
@@ -205,11 +196,11 @@ class WindowedDrift:
             "n_windows": len(w),
             "n_insufficient": int((w["status"] != OK).sum()),
             "n_drifted_windows": int(w["dataset_drift"].eq(True).sum()),
-            "windows": [{"start": _iso(r.start), "end": _iso(r.end), "n_rows": int(r.n_rows),
-                         "status": r.status, "share_drifted": _clean(r.share_drifted),
+            "windows": [{"start": to_jsonable(r.start), "end": to_jsonable(r.end), "n_rows": int(r.n_rows),
+                         "status": r.status, "share_drifted": to_jsonable(r.share_drifted),
                          "dataset_drift": r.dataset_drift, "drifted_columns": list(r.drifted_columns)}
                         for r in w.itertuples()],
-            "first_drift": {c: _iso(v) for c, v in self.first_drift().items()},
+            "first_drift": {c: to_jsonable(v) for c, v in self.first_drift().items()},
         }
 
     def _repr_html_(self) -> str:
@@ -217,12 +208,6 @@ class WindowedDrift:
         return (f"<p><b>{len(w)} windows of {html.escape(str(self.window))}</b>, "
                 f"{int((w['status'] != OK).sum())} with insufficient data</p>"
                 + w.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="-"))
-
-
-def _iso(value) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else _clean(value)
 
 
 # -- the detector -------------------------------------------------------------------------------
@@ -240,13 +225,11 @@ class DriftDetector:
                  n_jobs: int | None = None):
         if not 0 < drift_share <= 1:
             raise ConfigError(f"drift_share: must be in (0, 1], got {drift_share}")
-        if int(min_rows) < 1:
-            raise ConfigError(f"min_rows: must be >= 1, got {min_rows}")
         self.numeric = list(numeric or [])
         self.categorical = list(categorical or [])
         self.columns = dict(columns or {})
         self.drift_share = float(drift_share)
-        self.min_rows = int(min_rows)
+        self.min_rows = _min_rows(min_rows)
         self.outputs = {k: _kind(v, f"outputs.{k}") for k, v in (outputs or {}).items() if k}
         self.exclude = list(exclude)
         self.n_jobs = n_jobs
@@ -277,7 +260,6 @@ class DriftDetector:
         self.specs_ = {s.name: s for s in specs}
         self.skipped_ = [k for k in self.outputs if k not in reference.columns]
         self.n_reference_ = len(reference)
-        self.dtypes_ = {s.name: str(reference[s.name].dtype) for s in specs}
         fitted = self._map(lambda s: _reference_sample(reference[s.name], s), specs)
         self.reference_ = dict(zip(self.specs_, fitted))
         return self
@@ -307,8 +289,7 @@ class DriftDetector:
         o = self.columns.get(spec.name)
         if o is None:
             return
-        get = o.get if isinstance(o, Mapping) else lambda k: getattr(o, k, None)
-        method, threshold = get("method"), get("threshold")
+        method, threshold = override_fields(o)
         where = f"drift.columns.{spec.name}"
         if method:
             spec.test = get_stat_test(str(method), spec.kind, where=f"{where}.method")
@@ -335,21 +316,19 @@ class DriftDetector:
         if not isinstance(current, pd.DataFrame):
             raise InputError("current: expected a DataFrame")
         bounds = np.array([0, len(current)])
-        return self._score_bounds(current, None, bounds, [(None, None)])[0]
+        return self._score_bounds(current, None, bounds, [(None, None)], self.min_rows)[0]
 
     def score_windows(self, df: pd.DataFrame, timestamp: str | None = None, window: str | int = "1D",
                       min_rows: int | None = None, start=None, end=None) -> WindowedDrift:
         """Score every window of `df` in one pass; `window` is a pandas offset ("1D", "7D", "MS")
         or a row count (int or digits). `start`/`end` fix the span, so empty days still show up."""
         self._check_fitted()
-        if min_rows is not None and int(min_rows) < 1:
-            raise ConfigError(f"min_rows: must be >= 1, got {min_rows}")
+        min_rows = self.min_rows if min_rows is None else _min_rows(min_rows)
         order, bounds, spans = split_windows(df, timestamp, window, start, end)
         results = self._score_bounds(df, order, bounds, spans, min_rows)
-        return WindowedDrift(results, str(window), int(min_rows or self.min_rows), list(self.specs_))
+        return WindowedDrift(results, str(window), min_rows, list(self.specs_))
 
-    def _score_bounds(self, df, order, bounds, spans, min_rows=None) -> list[DriftResult]:
-        min_rows = int(min_rows or self.min_rows)
+    def _score_bounds(self, df, order, bounds, spans, min_rows: int) -> list[DriftResult]:
         sizes = np.diff(bounds)
 
         def column_rows(spec: ColumnSpec) -> list[dict]:
@@ -367,6 +346,19 @@ class DriftDetector:
         fitted = f", fitted on {self.n_reference_} rows" if hasattr(self, "n_reference_") else ""
         return (f"DriftDetector({len(self.numeric)} numeric, {len(self.categorical)} categorical, "
                 f"drift_share={self.drift_share}, min_rows={self.min_rows}{fitted})")
+
+
+def _min_rows(value) -> int:
+    if int(value) < 1:
+        raise ConfigError(f"min_rows: must be >= 1, got {value}")
+    return int(value)
+
+
+def override_fields(override) -> tuple[Any, Any]:
+    """(method, threshold) of a per-column override: a params `ColumnTest` or a plain dict."""
+    if isinstance(override, Mapping):
+        return override.get("method"), override.get("threshold")
+    return getattr(override, "method", None), getattr(override, "threshold", None)
 
 
 def _kind(value: str, where: str) -> str:
@@ -463,11 +455,6 @@ def _timestamps_ns(df: pd.DataFrame, column: str) -> np.ndarray:
     return ts.dt.as_unit("ns").array.asi8
 
 
-def _utc(value) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def parse_window(window: str | int) -> int | pd.DateOffset:
     """A row count (int or digits) or a pandas offset; ConfigError otherwise."""
     if isinstance(window, (int, np.integer)) or str(window).strip().isdigit():
@@ -486,9 +473,9 @@ def window_edges(tmin: pd.Timestamp, tmax: pd.Timestamp, offset: pd.DateOffset,
                  start=None, end=None) -> pd.DatetimeIndex:
     """Window boundaries covering [start, end); by default from midnight of the first day (anchored
     offsets such as MS or W-MON roll back to their anchor) to just past the last timestamp."""
-    stop = _utc(end) if end is not None else tmax + pd.Timedelta(1, "ns")
+    stop = utc(end) if end is not None else tmax + pd.Timedelta(1, "ns")
     if start is not None:
-        first = _utc(start)
+        first = utc(start)
     else:
         first = tmin.normalize()
         first = first if isinstance(offset, pd.offsets.Tick) else offset.rollback(first)
@@ -511,8 +498,8 @@ def split_windows(df: pd.DataFrame, timestamp: str | None, window, start=None, e
     ns = _timestamps_ns(df, timestamp)
     if len(ns) == 0 and (start is None or end is None):
         return None, np.array([0]), []
-    tmin = pd.Timestamp(ns.min(), tz="UTC") if len(ns) else _utc(start)
-    tmax = pd.Timestamp(ns.max(), tz="UTC") if len(ns) else _utc(end)
+    tmin = pd.Timestamp(ns.min(), tz="UTC") if len(ns) else utc(start)
+    tmax = pd.Timestamp(ns.max(), tz="UTC") if len(ns) else utc(end)
     edges = window_edges(tmin, tmax, w, start, end)
     ids = edges.asi8.searchsorted(ns, "right") - 1
     ids[(ids >= len(edges) - 1) | (ns < edges.asi8[0])] = -1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -21,13 +21,15 @@ def _sample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
 
 
 def _overrides(columns: Mapping[str, Any] | None) -> tuple[dict, dict]:
+    from driftlib.drift import override_fields
+
     methods, thresholds = {}, {}
     for name, o in (columns or {}).items():
-        get = o.get if isinstance(o, Mapping) else lambda k, o=o: getattr(o, k, None)
-        if get("method"):
-            methods[name] = get("method")
-        if get("threshold") is not None:
-            thresholds[name] = float(get("threshold"))
+        method, threshold = override_fields(o)
+        if method:
+            methods[name] = method
+        if threshold is not None:
+            thresholds[name] = float(threshold)
     return methods, thresholds
 
 
@@ -90,17 +92,22 @@ def evidently_summary(snapshot) -> dict[str, Any]:
     raise ValueError("snapshot has no DriftedColumnsCount metric (not a DataDriftPreset report)")
 
 
-def save_html(snapshot, path: str | Path) -> Path:
-    """Write the interactive report atomically (a reader never sees half a file)."""
+def _write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """`write(tmp)` beside `path`, then rename it into place: a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        snapshot.save_html(str(tmp))
+        write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def save_html(snapshot, path: str | Path) -> Path:
+    """Write the interactive report atomically."""
+    return _write_atomic(path, lambda tmp: snapshot.save_html(str(tmp)))
 
 
 # -- snapshot files for the Evidently UI workspace (used by driftlib.workspace) ---------------------
@@ -109,15 +116,7 @@ SNAPSHOT_FILE = "02_evidently_snapshot.json"
 
 def save_snapshot(snapshot, path: str | Path) -> Path:
     """Write Evidently's full snapshot JSON atomically (`Snapshot.dumps`: reloadable, unlike `save_json`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(snapshot.dumps())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return _write_atomic(path, lambda tmp: tmp.write_text(snapshot.dumps()))
 
 
 def load_snapshot(path: str | Path):

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from driftlib.data import utc
 from driftlib.errors import ConfigError, DriftlibError, InputError
 
 log = logging.getLogger(__name__)
@@ -305,12 +306,9 @@ class LogRead:
 
 
 def _as_day(value) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, date) and not isinstance(value, datetime):
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value
-    ts = pd.Timestamp(value)
-    return (ts.tz_convert("UTC") if ts.tzinfo else ts).date()
+    return utc(value).date()
 
 
 def log_files(log_dir: str | Path, kind: str, start=None, end=None) -> list[Path]:
@@ -415,8 +413,7 @@ def join_feedback(pred: pd.DataFrame, fb: pd.DataFrame, as_of=None) -> pd.DataFr
     out = pred.copy()
     fb = fb[["request_id", "label", "timestamp"]] if len(fb) else fb
     if len(fb) and as_of is not None:
-        ts = pd.Timestamp(as_of)
-        fb = fb[fb["timestamp"] < (ts.tz_localize("UTC") if ts.tzinfo is None else ts)]
+        fb = fb[fb["timestamp"] < utc(as_of)]
     if not len(fb):
         out["label"] = pd.Series(float("nan"), index=out.index, dtype="float64")
         out["label_timestamp"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from driftlib.config import Params, load_params
+from driftlib.errors import ConfigError
 
 DATASOURCE_UID = "driftlib-prometheus"
 DASHBOARD_UID = "driftlib-drift"
@@ -322,18 +324,23 @@ def expected_files(params: Params, source: str) -> dict[str, str]:
     return {RULES_FILE: render_rules(params, source), DASHBOARD_FILE: render_dashboard()}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m driftlib.monitoring", description=__doc__.split("\n")[0])
     parser.add_argument("--params", required=True, help="params YAML whose monitoring thresholds to use")
     parser.add_argument("--out", default="monitoring", help="the monitoring folder to write into")
     args = parser.parse_args(argv)
-    params = load_params(args.params, check_files=False)
+    try:
+        params = load_params(args.params, check_files=False)
+    except ConfigError as err:
+        print(f"driftlib: error: {err}", file=sys.stderr)
+        return err.exit_code
     for rel, text in expected_files(params, args.params).items():
         path = Path(args.out) / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         print(path)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

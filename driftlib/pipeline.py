@@ -64,7 +64,7 @@ class RunResult:
 
     @property
     def status(self) -> str:
-        ok = all(nb.status in ("success",) for nb in self.notebooks)
+        ok = all(nb.status == "success" for nb in self.notebooks)
         return "success" if ok and self.notebooks else "failed"
 
     @property
@@ -244,7 +244,7 @@ class Runner:
 
     def _render(self, nb: NotebookRun, out_path: Path, parameters: dict[str, Any]) -> str | None:
         html = out_path.with_suffix(".html")
-        shown = {k: (Path(v).name if k in ("params_file", "output_dir") else v) for k, v in parameters.items()
+        shown = {k: (Path(v).name if k == "params_file" else v) for k, v in parameters.items()
                  if k != "output_dir"}
         banner = {"model": self.params.name, "run_date": self.run_date, "status": nb.status,
                   "headline": (nb.result or {}).get("headline"), "error": nb.error, "parameters": shown}

@@ -90,6 +90,12 @@ def _family(dtype) -> str:
     return "text/categorical"
 
 
+def _finite(s: pd.Series) -> np.ndarray:
+    """The finite values of a numeric column as float64 (nulls and +-inf dropped)."""
+    v = s.to_numpy(dtype=float, na_value=np.nan)
+    return v[np.isfinite(v)]
+
+
 def _missing_share(s: pd.Series) -> float:
     if len(s) == 0:
         return float("nan")
@@ -141,8 +147,7 @@ class DataQualityChecker:
         kind = "numeric" if name in self.numeric else "categorical" if name in self.categorical else "other"
         p = _ColumnProfile(kind, _family(s.dtype), str(s.dtype), _missing_share(s))
         if kind == "numeric" and p.family == "numeric":
-            v = s.to_numpy(dtype=float, na_value=np.nan)
-            v = v[np.isfinite(v)]
+            v = _finite(s)
             p.lo, p.hi = (float(v.min()), float(v.max())) if v.size else (None, None)
         elif kind == "categorical":
             p.categories = pd.Index(s.dropna().unique())
@@ -217,8 +222,7 @@ class DataQualityChecker:
     def _out_of_range(self, name: str, s: pd.Series, p: _ColumnProfile) -> Finding | None:
         if p.kind != "numeric" or p.lo is None or _family(s.dtype) != "numeric":
             return None
-        v = s.to_numpy(dtype=float, na_value=np.nan)
-        v = v[np.isfinite(v)]
+        v = _finite(s)
         if v.size == 0:
             return None
         below, above = float(np.mean(v < p.lo)), float(np.mean(v > p.hi))

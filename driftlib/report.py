@@ -6,6 +6,7 @@ template (extends `lab`) removes every CDN script so a report opens offline.
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 from datetime import datetime, timezone
@@ -89,21 +90,25 @@ def write_index(outputs_dir: str | Path, title: str = "driftlib reports") -> Pat
     """Regenerate `outputs/index.html` from every `outputs/<date>/summary.json`."""
     outputs_dir = Path(outputs_dir)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False)
-    html = env.get_template("index.html.j2").render(title=title, runs=_run_rows(outputs_dir),
+    page = env.get_template("index.html.j2").render(title=title, runs=_run_rows(outputs_dir),
                                                     generated=_now())
     outputs_dir.mkdir(parents=True, exist_ok=True)
-    return _atomic_write(outputs_dir / "index.html", html)
+    return _atomic_write(outputs_dir / "index.html", page)
 
 
 def write_run_index(run_dir: str | Path, summary: dict[str, Any]) -> Path:
     """A per-run `index.html` (the banner's 'all reports of this run' link)."""
-    run_dir = Path(run_dir)
-    items = "".join(
-        f'<li><a href="{nb["html"]}">{TITLES.get(nb["name"], nb["name"])}</a> — {nb["status"]}</li>'
-        if nb.get("html") else f'<li>{TITLES.get(nb["name"], nb["name"])} — {nb["status"]}</li>'
-        for nb in summary.get("notebooks", []))
-    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Run {summary.get('run_date')}</title>"
-            f"</head><body style='font-family:system-ui,sans-serif;margin:2em'><h1>Run {summary.get('run_date')}"
-            f" — {summary.get('status')}</h1><ul>{items}</ul><p><a href='summary.json'>summary.json</a> · "
-            f"<a href='../index.html'>all runs</a></p></body></html>")
-    return _atomic_write(run_dir / "index.html", html)
+    e = html.escape
+
+    def item(nb: dict) -> str:
+        title, status = e(TITLES.get(nb["name"], nb["name"])), e(nb["status"])
+        link = f'<a href="{e(nb["html"])}">{title}</a>' if nb.get("html") else title
+        return f"<li>{link} — {status}</li>"
+
+    items = "".join(item(nb) for nb in summary.get("notebooks", []))
+    run = f"Run {e(str(summary.get('run_date')))}"
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{run}</title></head>"
+            f"<body style='font-family:system-ui,sans-serif;margin:2em'><h1>{run} — "
+            f"{e(str(summary.get('status')))}</h1><ul>{items}</ul><p><a href='summary.json'>summary.json</a>"
+            f" · <a href='../index.html'>all runs</a></p></body></html>")
+    return _atomic_write(Path(run_dir) / "index.html", page)

@@ -30,10 +30,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         f = float(value)
         return None if math.isnan(f) or math.isinf(f) else f
+    if value is pd.NaT:  # NaT is a datetime too: test it first
+        return None
     if isinstance(value, (pd.Timestamp, datetime, date)):
         return value.isoformat()
-    if value is pd.NaT:
-        return None
     if hasattr(value, "to_dict") and not isinstance(value, (str, bytes)):
         return _jsonable(value.to_dict())
     return value

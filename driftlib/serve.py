@@ -38,6 +38,7 @@ from typing_extensions import NotRequired
 from driftlib import logsink
 from driftlib.config import Params
 from driftlib.errors import ConfigError
+from driftlib.metrics import register_run_collector
 # The service's parts, also importable from here (`from driftlib.serve import X`).
 from driftlib.microbatch import MICRO_BATCH, MicroBatcher  # noqa: F401
 from driftlib.model_holder import ModelHolder, Served, freeze_heap  # noqa: F401
@@ -231,12 +232,7 @@ def create_app(params: Params, *, clock: Callable[[], datetime] = utc_now,
         registry = Registry.from_params(params)
     metrics = ServiceMetrics(params.name, metrics_registry)
     exposition = exposition_registry(metrics.registry)
-    try:
-        from driftlib.metrics import register_run_collector
-    except ImportError:  # the pipeline's gauges are optional for the service
-        register_run_collector = None
-    if register_run_collector is not None:
-        register_run_collector(exposition, params)
+    register_run_collector(exposition, params)
     svc = Service(params, clock, sink or logsink.create_sink(params), registry, metrics)
     limit = params.service.max_body_bytes
 

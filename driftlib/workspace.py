@@ -133,10 +133,10 @@ def add_run(params: Params, output_dir: Path, summary: dict) -> WorkspaceUpdate:
         index_path, index = _index(ws_path, project_id)
         run_date = str(summary.get("run_date", ""))
         old = index.get(run_date)
-        if old not in {str(s) for s in ws.list_runs(project.id)}:
-            old = None  # deleted by hand: nothing to replace
-        if old:
+        if old and old in {str(s) for s in ws.list_runs(project.id)}:
             ws.delete_run(project.id, old)
+        else:
+            old = None  # a new date, or deleted by hand: nothing to replace
         ref = ws.add_run(project.id, snapshot)
         index[run_date] = str(ref.id)
         index_path.write_text(json.dumps(index, indent=1, sort_keys=True))

@@ -18,7 +18,8 @@ from driftlib.concept.metrics import Metric, Rows, interval, simulate
 from driftlib.errors import ConfigError, InputError
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p) -> np.ndarray:
+    """Log-odds as a column (the calibrators' and the calibration test's input), clipped at 1e-6."""
     p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))[:, None]
 
@@ -38,11 +39,11 @@ class SigmoidCalibrator:
     """Platt scaling on the logit: two parameters, steadier than isotonic on small references."""
 
     def fit(self, prob, y) -> "SigmoidCalibrator":
-        self.model_ = LogisticRegression(C=1e6).fit(_logit(prob), np.asarray(y, dtype=int))
+        self.model_ = LogisticRegression(C=1e6).fit(logit(prob), np.asarray(y, dtype=int))
         return self
 
     def transform(self, prob) -> np.ndarray:
-        return self.model_.predict_proba(_logit(prob))[:, 1]
+        return self.model_.predict_proba(logit(prob))[:, 1]
 
 
 CALIBRATORS = {"isotonic": IsotonicCalibrator, "sigmoid": SigmoidCalibrator}

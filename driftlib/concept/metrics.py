@@ -35,9 +35,6 @@ class Rows:
         score = pred if score is None else np.asarray(score, dtype=float)
         return cls(score=score, pred=pred)
 
-    def take(self, idx) -> "Rows":
-        return Rows(score=self.score[idx], pred=self.pred[idx])
-
     def sort(self, *arrays) -> tuple:
         """Rows (and aligned arrays) in score order: resampling needs no order, AUC then needs no gather."""
         order = np.argsort(self.score, kind="mergesort")

@@ -34,6 +34,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import SplineTransformer
 from threadpoolctl import threadpool_limits
 
+from driftlib.concept.estimate import logit
 from driftlib.errors import ConfigError
 
 PERIOD = "__period__"
@@ -248,11 +249,7 @@ class CalibrationShiftTest:
         self.n_knots = n_knots
 
     def _x(self, score) -> np.ndarray:
-        s = np.asarray(score, dtype=float)
-        if self.task == "classification":
-            s = np.clip(s, 1e-6, 1 - 1e-6)
-            s = np.log(s / (1 - s))
-        return s[:, None]
+        return logit(score) if self.task == "classification" else np.asarray(score, dtype=float)[:, None]
 
     def fit(self, score, y) -> "CalibrationShiftTest":
         self.s_ref_, self.y_ref_ = self._x(score), np.asarray(y, dtype=float)
@@ -318,27 +315,33 @@ class CovariateShiftCheck:
         self.drift_share = drift_share
 
     def fit(self, reference: pd.DataFrame) -> "CovariateShiftCheck":
-        self.reference_ = reference[[*self.numeric, *self.categorical]]
+        """Prepare the reference side once: the analyzer scores every timeline window against it."""
+        self.ref_values_ = {c: pd.to_numeric(reference[c], errors="coerce").dropna() for c in self.numeric}
+        self.ref_counts_ = {c: _counts(reference[c]) for c in self.categorical}
         return self
 
     def score(self, window: pd.DataFrame) -> CovariateResult:
         level = self.alpha / max(1, len(self.numeric) + len(self.categorical))
         cols = []
         for col in self.numeric:
-            a = pd.to_numeric(self.reference_[col], errors="coerce").dropna()
+            a = self.ref_values_[col]
             b = pd.to_numeric(window[col], errors="coerce").dropna()
             p = float(stats.ks_2samp(a, b, method="asymp").pvalue) if len(a) and len(b) else 1.0
             cols.append({"column": col, "test": "ks", "p_value": p, "drifted": p < level})
         for col in self.categorical:
-            p = _chi2_p(self.reference_[col], window[col])
+            p = _chi2_p(self.ref_counts_[col], _counts(window[col]))
             cols.append({"column": col, "test": "chi2", "p_value": p, "drifted": p < level})
         share = float(np.mean([c["drifted"] for c in cols])) if cols else 0.0
         return CovariateResult(share_drifted=share, drifted=bool(cols) and share >= self.drift_share, columns=cols)
 
 
+def _counts(s: pd.Series) -> pd.Series:
+    return s.astype("string").fillna("<NA>").value_counts()
+
+
 def _chi2_p(a: pd.Series, b: pd.Series) -> float:
-    table = pd.concat([a.astype("string").fillna("<NA>").value_counts().rename("a"),
-                       b.astype("string").fillna("<NA>").value_counts().rename("b")], axis=1).fillna(0)
+    """Chi-square test of two categories' count tables (from `_counts`)."""
+    table = pd.concat([a.rename("a"), b.rename("b")], axis=1).fillna(0)
     if len(table) < 2 or table.sum().min() == 0:
         return 1.0
     return float(stats.chi2_contingency(table.to_numpy(dtype=float).T).pvalue)

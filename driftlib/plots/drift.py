@@ -84,9 +84,10 @@ def _numeric_panel(ax, ref: pd.Series, cur: pd.Series, bins: int) -> None:
     edges = np.linspace(lo, hi, bins + 1)
     for values, color, label in ((r, REF_COLOR, "reference"), (c, CUR_COLOR, "current")):
         if values.size:
-            ax.hist(np.clip(values, lo, hi), bins=edges, density=True, histtype="stepfilled", alpha=0.35,
-                    color=color, label=label)
-            ax.hist(np.clip(values, lo, hi), bins=edges, density=True, histtype="step", color=color)
+            clipped = np.clip(values, lo, hi)
+            ax.hist(clipped, bins=edges, density=True, histtype="stepfilled", alpha=0.35, color=color,
+                    label=label)
+            ax.hist(clipped, bins=edges, density=True, histtype="step", color=color)
     ax.set_yticks([])
 
 

@@ -123,10 +123,7 @@ class CategoricalSample:
 
     @classmethod
     def from_values(cls, values) -> "CategoricalSample":
-        codes, keys = encode(values)
-        counts = np.bincount(codes[codes >= 0], minlength=len(keys))
-        keep = counts > 0
-        return cls(keys[keep], counts[keep])
+        return cls.from_codes(*encode(values), n_ref_keys=0)
 
     @classmethod
     def from_codes(cls, codes: np.ndarray, keys: np.ndarray, n_ref_keys: int) -> "CategoricalSample":

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +25,7 @@ import filelock
 from driftlib import report, results
 from driftlib.config import NOTEBOOKS, Params
 from driftlib.errors import ConfigError, DriftlibError
+from driftlib.registry import utc_now
 
 DEPENDS = {
     "01_reference_capture": [],
@@ -88,15 +89,11 @@ class RunResult:
                 "notebooks": [asdict(nb) for nb in self.notebooks]}
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _iso(ts: datetime) -> str:
     return ts.isoformat(timespec="seconds")
 
 
-def parse_run_date(value: str | date | None, clock: Callable[[], datetime] = _utcnow) -> str:
+def parse_run_date(value: str | date | None, clock: Callable[[], datetime] = utc_now) -> str:
     if value is None:
         return clock().date().isoformat()
     try:
@@ -129,7 +126,7 @@ class Runner:
     def __init__(self, params: Params, run_date: str, *, only: list[str] | None = None,
                  extra: dict[str, dict[str, Any]] | None = None,
                  progress: Callable[[str], None] = lambda line: None,
-                 clock: Callable[[], datetime] = _utcnow, show_cell_progress: bool = False):
+                 clock: Callable[[], datetime] = utc_now, show_cell_progress: bool = False):
         self.params, self.run_date, self.progress, self.clock = params, run_date, progress, clock
         self.names = list(only or NOTEBOOKS)
         self.extra = extra or {}
@@ -314,7 +311,7 @@ def run_lock(params: Params) -> filelock.FileLock:
 def run_pipeline(params: Params, run_date: str | None = None, *, only: list[str] | None = None,
                  wait: bool = False, extra: dict[str, dict[str, Any]] | None = None,
                  progress: Callable[[str], None] = lambda line: None,
-                 clock: Callable[[], datetime] = _utcnow, show_cell_progress: bool = False) -> RunResult:
+                 clock: Callable[[], datetime] = utc_now, show_cell_progress: bool = False) -> RunResult:
     """Run the notebooks for one date under the params' run lock."""
     run_date = parse_run_date(run_date, clock)
     names = list(only or NOTEBOOKS)

@@ -11,19 +11,16 @@ import html
 import logging
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from croniter import croniter
 
 from driftlib.errors import ConfigError
+from driftlib.registry import utc_now
 
 log = logging.getLogger("driftlib.schedule")
 MAX_SLEEP_S = 60.0  # re-read the clock at least this often (suspend, clock changes, stop requests)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def check_cron(expression: str) -> str:

@@ -38,6 +38,7 @@ from typing_extensions import NotRequired
 from driftlib import logsink
 from driftlib.config import Params
 from driftlib.errors import ConfigError
+from driftlib.registry import utc_now
 from driftlib.metrics import register_run_collector
 # The service's parts, also importable from here (`from driftlib.serve import X`).
 from driftlib.microbatch import MICRO_BATCH, MicroBatcher  # noqa: F401
@@ -50,10 +51,6 @@ from driftlib.service_metrics import (MULTIPROC_ENV, ROUTES, Instrument,  # noqa
 log = logging.getLogger("driftlib.serve")
 ENCODE = msgspec.json.Encoder().encode
 PARAMS_ENV = "DRIFTLIB_PARAMS"
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 _THREAD = threading.local()

@@ -25,8 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from driftlib.drift import DriftDetector  # noqa: E402
-from driftlib.evidently_io import evidently_report, evidently_summary, evidently_verdicts  # noqa: E402
+from driftlib.drift.detector import DriftDetector  # noqa: E402
+from driftlib.drift.evidently_io import evidently_report, evidently_summary, evidently_verdicts  # noqa: E402
 
 N_NUMERIC, N_CATEGORICAL = 15, 5
 CATS = {f"cat_{i}": np.array([f"{chr(97 + i)}{j}" for j in range(k)], dtype=object)

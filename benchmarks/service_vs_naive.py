@@ -32,9 +32,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from driftlib.client import free_port, service_process  # noqa: E402
+from driftlib.service.client import free_port, service_process  # noqa: E402
 from driftlib.config import TableSource, load_params  # noqa: E402
-from driftlib.logsink import read_log  # noqa: E402
+from driftlib.inference_log.sink import read_log  # noqa: E402
 
 TARGET_RATIO, TARGET_P99_MS, TARGET_BATCH = 3.0, 25.0, 50_000
 
@@ -43,8 +43,8 @@ TARGET_RATIO, TARGET_P99_MS, TARGET_BATCH = 3.0, 25.0, 50_000
 def build_world(tmp: Path) -> tuple[Path, list[dict]]:
     """Params in `tmp` pointing at the bundled data, an initial model trained and promoted;
     returns the params path and production feature rows (April onwards) to send."""
-    from driftlib.data import read_window
-    from driftlib.retrain import train_initial
+    from driftlib.data.tables import read_window
+    from driftlib.models.training import train_initial
 
     data = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
     data.update(root=str(ROOT), log={"sink": "jsonl", "dir": str(tmp / "logs")})
@@ -156,7 +156,7 @@ def drive(url: str, path: str, bodies, clients: int, seconds: float, pid: int | 
 # -- the naive server -----------------------------------------------------------------------------
 def start_naive(tmp: Path, params_path: Path, extra_env: dict | None = None
                 ) -> tuple[str, subprocess.Popen, Path]:
-    from driftlib.registry import Registry
+    from driftlib.models.registry import Registry
 
     params = load_params(params_path)
     reg = Registry.from_params(params)

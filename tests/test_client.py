@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftlib.client import ServiceClient, ServiceError, running_service
-from driftlib.logsink import read_log
+from driftlib.service.client import ServiceClient, ServiceError, running_service
+from driftlib.inference_log.sink import read_log
 from service_world import FEATURES, make_world
 
 pytestmark = pytest.mark.slow

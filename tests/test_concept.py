@@ -10,7 +10,7 @@ import pytest
 from driftlib.concept import VERDICTS, ConceptDriftAnalyzer
 from driftlib.concept.synthetic import make_params, make_world
 from driftlib.config import parse_params
-from driftlib.errors import ConfigError, InputError
+from driftlib.core.errors import ConfigError, InputError
 
 
 def analyse(world, **kw):

@@ -7,10 +7,10 @@ import pytest
 from sklearn import metrics as skm
 
 from driftlib.concept.estimate import PerformanceEstimator
-from driftlib.concept.metrics import METRICS, Rows, bootstrap, get_metric, interval
+from driftlib.performance.metrics import METRICS, Rows, bootstrap, get_metric, interval
 from driftlib.concept.onset import OnsetDetector, _current_onset
 from driftlib.concept.shift import CalibrationShiftTest, ConceptShiftTest, CovariateShiftCheck, feature_frame
-from driftlib.errors import ConfigError
+from driftlib.core.errors import ConfigError
 
 
 def _binary(seed=0, n=3000, ties=False):

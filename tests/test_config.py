@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from driftlib.cli import app
 from driftlib.config import load_params
-from driftlib.errors import ConfigError
+from driftlib.core.errors import ConfigError
 from tests.conftest import ROOT, write_params
 
 

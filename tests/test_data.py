@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from driftlib.config import load_params
-from driftlib.data import LABEL_TIME, load_production, read_table, run_window
-from driftlib.errors import InputError
-from driftlib.logsink import JsonlSink
+from driftlib.data.tables import LABEL_TIME, load_production, read_table, run_window
+from driftlib.core.errors import InputError
+from driftlib.inference_log.sink import JsonlSink
+from driftlib.models.registry import Registry
 from tests.conftest import train_model, write_params
 
 
@@ -44,7 +45,7 @@ def test_table_source_masks_labels_not_yet_arrived_and_scores_rows(slice_project
     train_model(slice_project)
     params = load_params(slice_project)
     start, end = run_window(params, "2013-04-15")
-    df = load_production(params, start, end, as_of=end)
+    df = load_production(params, start, end, as_of=end, model=Registry.from_params(params).current_model)
     assert df["scheduled_departure"].max() < end and df["scheduled_departure"].min() >= start
     arrived = df[LABEL_TIME] < end
     assert df.loc[arrived, "late"].notna().all() and df.loc[~arrived, "late"].isna().all()
@@ -73,3 +74,11 @@ def test_glob_reads_all_files_in_name_order(tmp_path):
     for i in range(3):
         pd.DataFrame({"a": [i]}).to_csv(tmp_path / f"part{i}.csv", index=False)
     assert read_table(tmp_path / "part*.csv")["a"].tolist() == [0, 1, 2]
+
+
+def test_table_without_predictions_and_no_model_names_the_column(slice_project):
+    """The data layer never fetches a model itself: without one, the missing column is named."""
+    params = load_params(slice_project)
+    start, end = run_window(params, "2013-04-15")
+    with pytest.raises(InputError, match="columns.prediction"):
+        load_production(params, start, end, as_of=end)

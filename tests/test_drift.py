@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from driftlib.config import parse_params
-from driftlib.drift import INSUFFICIENT, DriftDetector, parse_window
-from driftlib.errors import ConfigError, InputError
+from driftlib.drift.detector import INSUFFICIENT, DriftDetector, parse_window
+from driftlib.core.errors import ConfigError, InputError
 
 
 def frame(rng, n, shift=0.0, cats="abc"):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from driftlib.drift import DriftDetector
+from driftlib.drift.detector import DriftDetector
 from driftlib.plots.drift import distribution_plots, window_heatmap
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftlib.drift import DriftDetector
-from driftlib.evidently_io import evidently_report, evidently_summary, evidently_verdicts
+from driftlib.drift.detector import DriftDetector
+from driftlib.drift.evidently_io import evidently_report, evidently_summary, evidently_verdicts
 
 pytestmark = pytest.mark.slow  # ~20 Evidently reports' worth of CPU; runs in `make test`
 
@@ -160,7 +160,7 @@ def test_cases_cover_every_method_and_both_sides_of_the_switch(runs):
 
 
 def test_report_on_a_sample_saves_interactive_html(tmp_path):
-    from driftlib.evidently_io import _sample, save_html
+    from driftlib.drift.evidently_io import _sample, save_html
 
     ref, cur, numeric, categorical = make_group(21, 3000, 3000, 0.5)
     assert len(_sample(ref, 400, 0)) == 400 and _sample(ref, 400, 0).index.equals(_sample(ref, 400, 0).index)

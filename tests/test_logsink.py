@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from driftlib.config import parse_params
-from driftlib.errors import ConfigError, InputError
-from driftlib.logsink import (JsonlSink, RequestIndex, create_sink, format_timestamp, join_feedback,
+from driftlib.core.errors import ConfigError, InputError
+from driftlib.inference_log.sink import (JsonlSink, RequestIndex, create_sink, format_timestamp, join_feedback,
                               new_request_id, read_log, request_id_date)
 
 T0 = datetime(2013, 4, 1, 5, 0, tzinfo=timezone.utc)

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from driftlib import metrics
+from driftlib.monitoring import textfile as metrics
 from driftlib.config import parse_params
 
 NAME_RE = re.compile(r"^driftlib_[a-z0-9_]+$")
@@ -78,7 +78,7 @@ def test_catalogue_follows_prometheus_naming_conventions():
 
 
 def test_service_metrics_in_serve_come_from_the_catalogue():
-    serve = pytest.importorskip("driftlib.serve")
+    serve = pytest.importorskip("driftlib.service.app")
     registry = CollectorRegistry()
     serve.ServiceMetrics("m1", registry)
     names = {s.name for family in registry.collect() for s in family.samples} | {
@@ -208,7 +208,7 @@ def test_drift_streak_counts_consecutive_runs_and_skips_runs_without_result(tmp_
 
 
 def test_registry_is_the_source_of_version_and_promotion_time(tmp_path):
-    from driftlib.registry import Registry
+    from driftlib.models.registry import Registry
 
     params = parse_params({"name": "m1", "root": str(tmp_path), "reference": {"path": "ref.csv"},
                            "columns": {"timestamp": "ts"}, "model": {"registry": "models"},

@@ -14,7 +14,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from driftlib import metrics, monitoring
+from driftlib.monitoring import textfile as metrics
+
+from driftlib.monitoring import generate as monitoring
 from driftlib.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import papermill as pm
 import pytest
 
 from driftlib.config import NOTEBOOKS
-from driftlib.pipeline import REQUIRED_PARAMETERS
+from driftlib.workbench.runner import REQUIRED_PARAMETERS
 from tests.conftest import ROOT
 
 PATHS = [ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from driftlib.cli import app
 from driftlib.config import NOTEBOOKS, load_params
-from driftlib.pipeline import RunLocked, run_pipeline, run_lock
+from driftlib.workbench.runner import RunLocked, run_pipeline, run_lock
 from tests.conftest import train_model, write_params
 
 PARAMS_CELL = ('params_file: str = ""  # params YAML\nrun_date: str = ""  # run date\n'
@@ -28,7 +28,7 @@ def _fake_notebook(path, body: str) -> None:
     nbformat.write(nb, str(path))
 
 
-SAVE = "from driftlib import results\nresults.save_result(output_dir, '{name}', {{'headline': 'fine'}})"
+SAVE = "from driftlib.workbench import results\nresults.save_result(output_dir, '{name}', {{'headline': 'fine'}})"
 
 
 def _fake_project(tmp_path, failing: dict[str, str], **run) -> object:
@@ -147,7 +147,7 @@ def test_second_run_is_refused_while_locked_and_stale_lock_recovers(tmp_path):
 @pytest.mark.parametrize("drift, verdict, code", [
     (True, "stable", 3), (False, "concept drift", 4), (True, "both", 5), (False, "data drift only", 0)])
 def test_fail_on_drift_exit_codes(tmp_path, drift, verdict, code):
-    save = "from driftlib import results\nresults.save_result(output_dir, '{name}', {result!r})"
+    save = "from driftlib.workbench import results\nresults.save_result(output_dir, '{name}', {result!r})"
     params = _fake_project(tmp_path, {
         "02_data_drift": save.format(name="02_data_drift", result={"headline": "x", "dataset_drift": drift}),
         "03_concept_drift": save.format(name="03_concept_drift", result={"headline": "y", "verdict": verdict}),

@@ -1,7 +1,7 @@
 """A real Prometheus scrapes a real `driftlib serve`, loads the generated alert rules and fires one.
 
 Prometheus listens on 127.0.0.1 (a free port, storage in tmp_path) and is stopped at the end, as is
-the service (`driftlib.client.running_service` stops its own subprocess).
+the service (`driftlib.service.client.running_service` stops its own subprocess).
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from tests.conftest import train_model
-from driftlib import metrics, monitoring
-from driftlib.client import ServiceClient, free_port, running_service
+from driftlib.monitoring import textfile as metrics
+from driftlib.monitoring import generate as monitoring
+from driftlib.service.client import ServiceClient, free_port, running_service
 from driftlib.config import load_params
 
 pytestmark = [

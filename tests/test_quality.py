@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftlib.drift import DriftDetector
-from driftlib.quality import DataQualityChecker, feature_importance, rank_features
+from driftlib.drift.detector import DriftDetector
+from driftlib.drift.quality import DataQualityChecker, feature_importance, rank_features
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from driftlib.errors import ConfigError, DriftlibError
-from driftlib.registry import (PROMOTE_STEPS, IntegrityError, Registry, RegistryEmpty,
+from driftlib.core.errors import ConfigError, DriftlibError
+from driftlib.models.registry import (PROMOTE_STEPS, IntegrityError, Registry, RegistryEmpty,
                                UnknownVersion)
 
 
@@ -164,7 +164,7 @@ def test_failure_at_each_promote_step_leaves_old_or_new(reg, step):
 
 _CRASH = """
 import os, sys
-from driftlib.registry import Registry
+from driftlib.models.registry import Registry
 reg = Registry(sys.argv[1])
 step = sys.argv[2]
 reg.on_step = lambda name: os._exit(9) if name == step else None

@@ -6,7 +6,7 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from driftlib import report
+from driftlib.workbench import report
 
 
 def _summary(folder, run_date, status, headline):

@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from driftlib.config import RetrainConfig, load_params
-from driftlib.errors import ConfigError, InputError
-from driftlib.registry import Registry
-from driftlib.retrain import (ESTIMATORS, RetrainDecision, build_estimator, compare, gate,
+from driftlib.core.errors import ConfigError, InputError
+from driftlib.models.registry import Registry
+from driftlib.models.training import (ESTIMATORS, RetrainDecision, build_estimator, compare, gate,
                               register_artifact, retrain, split_holdout, train_initial,
                               training_window)
 
@@ -265,7 +265,7 @@ def test_register_artifact_imports_user_model(tmp_path):
 def test_vectorised_bootstrap_auc_equals_sklearn_on_the_same_resamples():
     from sklearn.metrics import roc_auc_score
 
-    from driftlib.retrain import resample_counts, weighted_auc
+    from driftlib.models.training import resample_counts, weighted_auc
 
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 700)

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from driftlib.config import load_params
-from driftlib.registry import Registry
-from driftlib.results import load_result, save_result
-from driftlib.retrain import train_initial
+from driftlib.models.registry import Registry
+from driftlib.workbench.results import load_result, save_result
+from driftlib.models.training import train_initial
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04_retraining.ipynb"
 KEYS = {"headline", "decision", "reasons", "champion", "challenger", "current_version", "metric",

@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from driftlib.errors import ConfigError
-from driftlib.schedule import MAX_SLEEP_S, CronScheduler, TickOutcome, pipeline_job
+from driftlib.core.errors import ConfigError
+from driftlib.workbench.schedule import MAX_SLEEP_S, CronScheduler, TickOutcome, pipeline_job
 
 UTC = timezone.utc
 
@@ -63,7 +63,7 @@ def test_runs_at_each_cron_time_in_order():
 def test_a_failed_run_is_logged_and_the_schedule_goes_on(caplog):
     clock = FakeClock(datetime(2024, 1, 1, 5, 0, tzinfo=UTC))
     job = Job(clock, fail_on={1})
-    with caplog.at_level(logging.INFO, logger="driftlib.schedule"):
+    with caplog.at_level(logging.INFO, logger="driftlib.workbench.schedule"):
         outcomes = CronScheduler("0 6 * * *", job, clock=clock, sleep=clock.sleep).run(max_runs=2)
     assert [o.status for o in outcomes] == ["error", "success"]
     assert "RuntimeError: kernel died" in outcomes[0].message
@@ -74,7 +74,7 @@ def test_a_failed_run_is_logged_and_the_schedule_goes_on(caplog):
 def test_ticks_passing_during_a_long_run_are_skipped_not_queued(caplog):
     clock = FakeClock(datetime(2024, 1, 1, 5, 0, tzinfo=UTC))
     job = Job(clock, takes=timedelta(days=2, hours=1))  # 06:00 run ends on day 3 at 07:00
-    with caplog.at_level(logging.WARNING, logger="driftlib.schedule"):
+    with caplog.at_level(logging.WARNING, logger="driftlib.workbench.schedule"):
         outcomes = CronScheduler("0 6 * * *", job, clock=clock, sleep=clock.sleep).run(max_runs=2)
     assert job.ticks == [datetime(2024, 1, 1, 6, tzinfo=UTC), datetime(2024, 1, 4, 6, tzinfo=UTC)]
     assert outcomes[0].missed_ticks == 2
@@ -139,7 +139,7 @@ def test_a_run_holding_the_real_lock_makes_the_tick_skip(tmp_path):
     from tests.conftest import write_params
 
     from driftlib.config import load_params
-    from driftlib.pipeline import run_lock
+    from driftlib.workbench.runner import run_lock
 
     params = load_params(write_params(tmp_path), check_files=False)
     held = run_lock(params)

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from driftlib.logsink import JsonlSink, read_log
-from driftlib.serve import create_app
+from driftlib.inference_log.sink import JsonlSink, read_log
+from driftlib.service.app import create_app
 from service_world import FEATURES, make_world, train
 
 NOW = datetime(2013, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -274,7 +274,7 @@ def test_metrics_are_parseable_and_count_what_happened(client, world):
     assert written == {"predictions": 7}
     info = samples["driftlib_model_info"]
     assert [(s.labels["version"], s.value) for s in info] == [("v0001", 1.0)]
-    from driftlib.metrics import CATALOGUE
+    from driftlib.monitoring.textfile import CATALOGUE
     service_names = {n for n, spec in CATALOGUE.items() if spec.source == "service"}
     assert service_names <= {f.name + ("_total" if f.type == "counter" else "")
                              for f in text_string_to_metric_families(text)}

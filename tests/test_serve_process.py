@@ -1,5 +1,5 @@
 """The service as a real server process: concurrency, kill -9 durability, hot reload under load,
-several workers. Each test starts `python -m driftlib.serve` on 127.0.0.1 (a few seconds)."""
+several workers. Each test starts `python -m driftlib.service.app` on 127.0.0.1 (a few seconds)."""
 from __future__ import annotations
 
 import http.client
@@ -13,8 +13,8 @@ import typer
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from driftlib.client import service_process
-from driftlib.logsink import read_log
+from driftlib.service.client import service_process
+from driftlib.inference_log.sink import read_log
 from service_world import make_world, train
 
 pytestmark = pytest.mark.slow

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from driftlib.errors import ConfigError
-from driftlib.stats import STAT_TESTS, default_stat_test, encode, get_stat_test, sample
-from driftlib.stats.binning import fill_zeroes, hist_counts, sturges_edges
-from driftlib.stats.methods import wasserstein_sorted
-from driftlib.stats.samples import CategoricalSample, NumericSample
+from driftlib.core.errors import ConfigError
+from driftlib.drift.stats import STAT_TESTS, default_stat_test, encode, get_stat_test, sample
+from driftlib.drift.stats.binning import fill_zeroes, hist_counts, sturges_edges
+from driftlib.drift.stats.methods import wasserstein_sorted
+from driftlib.drift.stats.samples import CategoricalSample, NumericSample
 
 floats = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 ints = st.integers(-1000, 1000)

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftlib import workspace
+from driftlib.monitoring import workspace
 from driftlib.config import parse_params
-from driftlib.evidently_io import evidently_report, load_snapshot, save_snapshot
-from driftlib.errors import InputError
+from driftlib.drift.evidently_io import evidently_report, load_snapshot, save_snapshot
+from driftlib.core.errors import InputError
 
 FEATURES = {"numeric": ["a", "b"], "categorical": ["c"]}
 

@@ -7,7 +7,7 @@ from typing import Callable, TypeVar
 
 import typer
 
-from driftlib.errors import DriftlibError
+from driftlib.core.errors import DriftlibError
 
 F = TypeVar("F", bound=Callable)
 

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from driftlib.cli._common import handle_errors
-from driftlib.demo import BACKFILL, run_demo
+from driftlib.demo.world import BACKFILL, run_demo
 
 
 @handle_errors

@@ -8,14 +8,14 @@ from typing import Optional
 import typer
 
 from driftlib.cli._common import handle_errors
-from driftlib.errors import ConfigError, InputError
+from driftlib.core.errors import ConfigError, InputError
 
 DATA_DRIFT_EXIT = 3  # docs/architecture.md: 3 = data drift found (--fail-on-drift)
 
 
 def parse_column_types(specs: list[str]) -> dict[str, str]:
     """["age=num", "city=cat"] -> {"age": "numeric", "city": "categorical"}; ConfigError on a bad spec."""
-    from driftlib.drift import KIND_ALIASES
+    from driftlib.drift.detector import KIND_ALIASES
 
     out = {}
     for spec in specs:
@@ -27,7 +27,7 @@ def parse_column_types(specs: list[str]) -> dict[str, str]:
 
 
 def _read(path: Path, option: str):
-    from driftlib.data import read_table
+    from driftlib.data.tables import read_table
 
     if not Path(path).exists():
         raise InputError(f"{option} {path}: no such file")
@@ -35,7 +35,7 @@ def _read(path: Path, option: str):
 
 
 def _kinds(reference, current, columns: list[str] | None, types: dict[str, str]) -> tuple[list, list]:
-    from driftlib.drift import infer_kinds
+    from driftlib.drift.detector import infer_kinds
 
     names = columns or [c for c in reference.columns if c in current.columns or c in types]
     unknown = [c for c in [*names, *types] if c not in reference.columns]
@@ -83,7 +83,7 @@ def drift(
 
     Exit codes: 0 done, 2 bad input or option, 3 dataset drift (only with --fail-on-drift).
     """
-    from driftlib.drift import DriftDetector
+    from driftlib.drift.detector import DriftDetector
 
     types = parse_column_types(column_type or [])
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None

@@ -8,8 +8,8 @@ import typer
 
 from driftlib.cli._common import handle_errors
 from driftlib.config import load_params
-from driftlib.registry import Registry
-from driftlib.results import to_jsonable
+from driftlib.models.registry import Registry
+from driftlib.core.jsonio import to_jsonable
 
 app = typer.Typer(help="Model registry: list, show, promote, rollback, train, register.",
                   no_args_is_help=True)
@@ -98,7 +98,7 @@ def train(params_file: Path = PARAMS,
           promote_it: bool = typer.Option(True, "--promote/--no-promote",
                                           help="make the new model current")) -> None:
     """Train the initial model on `model.train` and register it."""
-    from driftlib.retrain import train_initial
+    from driftlib.models.training import train_initial
 
     params = load_params(params_file)
     reg = Registry.from_params(params)
@@ -114,7 +114,7 @@ def register(artifact: Path = typer.Argument(..., help="a joblib file with a fit
              params_file: Path = PARAMS,
              promote_it: bool = typer.Option(False, "--promote", help="make it current")) -> None:
     """Import your own joblib model (only files you trust: unpickling runs code)."""
-    from driftlib.retrain import register_artifact
+    from driftlib.models.training import register_artifact
 
     params = load_params(params_file)
     reg = Registry.from_params(params)

@@ -9,7 +9,7 @@ import typer
 
 from driftlib.cli._common import handle_errors
 from driftlib.config import load_params
-from driftlib.pipeline import RunResult, run_pipeline
+from driftlib.workbench.runner import RunResult, run_pipeline
 
 PARAMS_OPT = typer.Option(..., "--params", "-p", help="params YAML of the monitored model")
 

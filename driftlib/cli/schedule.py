@@ -12,7 +12,7 @@ import typer
 
 from driftlib.cli._common import handle_errors
 from driftlib.config import Params, load_params
-from driftlib.schedule import CronScheduler, check_cron, pipeline_job
+from driftlib.workbench.schedule import CronScheduler, check_cron, pipeline_job
 
 
 def crontab_line(params: Params, cron: str) -> str:

@@ -1,4 +1,4 @@
-"""`driftlib serve`: the model service under uvicorn (thin: the logic lives in driftlib.serve)."""
+"""`driftlib serve`: the model service under uvicorn (thin: the logic lives in driftlib.service.app)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +19,7 @@ def serve(
     """Serve the registry's current model: /predict, /predict/batch, /feedback, /health, /model,
     /metrics. Every prediction is logged before it is answered; a promoted model is picked up
     without a restart."""
-    from driftlib.serve import run_server
+    from driftlib.service.app import run_server
 
     run_server(params, host, port, workers)
 

@@ -1,7 +1,7 @@
 """Concept drift: realized and estimated performance, concept-vs-covariate test, onset detection."""
 from driftlib.concept.analyzer import VERDICTS, ConceptDriftAnalyzer, estimation_error, verdict
 from driftlib.concept.estimate import CALIBRATORS, PerformanceEstimator
-from driftlib.concept.metrics import METRICS, Rows, bootstrap
+from driftlib.performance.metrics import METRICS, Rows, bootstrap
 from driftlib.concept.onset import DETECTORS, OnsetDetector
 from driftlib.concept.report import ConceptReport
 from driftlib.concept.shift import LEARNERS, ConceptShiftTest, CovariateShiftCheck

@@ -14,14 +14,14 @@ from sklearn.calibration import calibration_curve
 
 from driftlib.concept import windows as W
 from driftlib.concept.estimate import PerformanceEstimator, make_calibrator
-from driftlib.concept.metrics import DEFAULTS, Rows, bootstrap, get_metric, interval
+from driftlib.performance.metrics import DEFAULTS, Rows, bootstrap, get_metric, interval
 from driftlib.concept.onset import OnsetDetector
 from driftlib.concept.report import ConceptReport, headline
 from driftlib.concept.shift import (CalibrationShiftTest, ConceptShiftTest, CovariateShiftCheck, feature_frame,
                                     make_learner)
-from driftlib.concept.slices import slice_drops
+from driftlib.performance.slices import slice_drops
 from driftlib.config import Params
-from driftlib.errors import ConfigError, InputError
+from driftlib.core.errors import ConfigError, InputError
 
 CONCEPT_TESTS = ("calibration", "features")
 VERDICTS = ("stable", "data drift only", "concept drift", "both", "insufficient labels")
@@ -97,7 +97,7 @@ class ConceptDriftAnalyzer:
 
     # -- fit ---------------------------------------------------------------------------------------
     def fit(self, reference: pd.DataFrame, model=None) -> "ConceptDriftAnalyzer":
-        from driftlib.data import add_predictions, feature_lists
+        from driftlib.data.tables import add_predictions, feature_lists
 
         c = self._c
         if c.target not in reference.columns:
@@ -207,7 +207,7 @@ class ConceptDriftAnalyzer:
         return df[df[self._c.timestamp] >= start], start
 
     def _prepare(self, production: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
-        from driftlib.data import utc, with_utc_timestamp
+        from driftlib.data.tables import utc, with_utc_timestamp
 
         if not hasattr(self, "reference_"):
             raise RuntimeError("call fit(reference) before scoring production data")

@@ -14,8 +14,8 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from driftlib.concept.metrics import Metric, Rows, interval, simulate
-from driftlib.errors import ConfigError, InputError
+from driftlib.performance.metrics import Metric, Rows, interval, simulate
+from driftlib.core.errors import ConfigError, InputError
 
 
 def logit(p) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 from river import drift
 from river.drift import binary
 
-from driftlib.errors import ConfigError
+from driftlib.core.errors import ConfigError
 
 
 class AdwinDetector:

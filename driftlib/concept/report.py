@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from driftlib.results import to_jsonable
+from driftlib.core.jsonio import to_jsonable
 
 
 @dataclass

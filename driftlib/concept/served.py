@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from driftlib.errors import DriftlibError
+from driftlib.core.errors import DriftlibError
 
 VERSION = "model_version"
 
@@ -37,8 +37,8 @@ def served_model(params, reference: pd.DataFrame, reference_version: str | None,
         notes.append(f"{len(history) - len(kept):,} predictions served by other model versions are left out")
     if reference_version and version != reference_version:
         try:
-            from driftlib.data import add_predictions
-            from driftlib.registry import Registry
+            from driftlib.data.tables import add_predictions
+            from driftlib.models.registry import Registry
 
             model = (registry or Registry(params.registry_dir)).load(version).model
             c = params.columns

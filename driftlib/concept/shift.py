@@ -35,7 +35,7 @@ from sklearn.preprocessing import SplineTransformer
 from threadpoolctl import threadpool_limits
 
 from driftlib.concept.estimate import logit
-from driftlib.errors import ConfigError
+from driftlib.core.errors import ConfigError
 
 PERIOD = "__period__"
 MAX_CATEGORIES = 250  # HistGradientBoosting's limit is 255 bins per categorical feature

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from driftlib.errors import ConfigError
+from driftlib.core.errors import ConfigError
 
 LABEL_TIME = "label_timestamp"
 

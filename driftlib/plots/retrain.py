@@ -1,4 +1,4 @@
-"""Figures of the champion/challenger evidence. They draw what `driftlib.retrain` computed."""
+"""Figures of the champion/challenger evidence. They draw what `driftlib.models.training` computed."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,0 +1,1 @@
+"""The data layer: reading tables and windows, feature typing, the reference profile."""

@@ -1,0 +1,161 @@
+"""Reading reference and production data into normalised pandas frames.
+
+Whatever the source (the service's inference log or a user's CSV/Parquet table), downstream code
+sees the same columns: the params' timestamp column (tz-aware UTC), the features, the prediction and
+probability columns, the target column (NaN until the label has arrived) and `label_timestamp`.
+"""
+from __future__ import annotations
+
+import glob
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from driftlib.config import Params, TableSource
+from driftlib.core.clock import utc
+from driftlib.core.errors import InputError
+from driftlib.data.features import BOOKKEEPING, LABEL_TIME, feature_lists  # noqa: F401  (re-exported)
+
+READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
+           ".jsonl": lambda p: pd.read_json(p, lines=True), ".json": pd.read_json}
+
+
+def run_window(params: Params, run_date: str | date) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end) of the production window analysed by a run on `run_date`."""
+    end = utc(run_date).normalize()
+    return end - timedelta(days=params.run.lookback_days), end
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(f"{path}: unsupported file type (use .csv, .parquet or .jsonl)")
+    try:
+        return reader(path)
+    except Exception as err:  # pandas/pyarrow raise many types; the user needs the file name
+        raise InputError(f"{path}: cannot be read ({type(err).__name__}: {err})") from None
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A file or a glob of files of one format, concatenated in name order."""
+    files = sorted(glob.glob(str(path))) if any(ch in str(path) for ch in "*?[") else [str(path)]
+    files = [Path(f) for f in files]
+    if not files or not files[0].exists():
+        raise InputError(f"{path}: no such file")
+    frames = [_read_one(f) for f in files]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _require(df: pd.DataFrame, columns: list[str], where: str) -> None:
+    missing = [c for c in columns if c and c not in df.columns]
+    if missing:
+        raise InputError(f"{where}: missing column(s) {', '.join(missing)}")
+
+
+def with_utc_timestamp(df: pd.DataFrame, column: str, where: str) -> pd.DataFrame:
+    _require(df, [column], where)
+    try:
+        ts = pd.to_datetime(df[column], utc=True)
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{where}: column '{column}' is not a timestamp ({err})") from None
+    return df.assign(**{column: ts})
+
+
+def cut(df: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame:
+    mask = pd.Series(True, index=df.index)
+    if start is not None:
+        mask &= df[column] >= utc(start)
+    if end is not None:
+        mask &= df[column] < utc(end)
+    return df.loc[mask]
+
+
+def read_window(params: Params, source: TableSource, start=None, end=None) -> pd.DataFrame:
+    """A table source cut to its own [start, end) and optionally a narrower one, time-sorted."""
+    path = params.path(source.path)
+    ts = params.columns.timestamp
+    df = with_utc_timestamp(read_table(path), ts, str(path))
+    df = cut(df, ts, source.start, source.end)
+    df = cut(df, ts, start, end)
+    return df.sort_values(ts, kind="stable").reset_index(drop=True)
+
+
+def load_reference(params: Params) -> pd.DataFrame:
+    df = read_window(params, params.reference)
+    if df.empty:
+        raise InputError(f"{params.source_file}: field 'reference': the reference window has no rows")
+    numeric, categorical = feature_lists(params, df)
+    _require(df, [*numeric, *categorical], str(params.reference.path))
+    return df
+
+
+def add_predictions(df: pd.DataFrame, model, params: Params) -> pd.DataFrame:
+    """Score rows with `model` where the data has no prediction columns (reference, plain tables)."""
+    num, cat = feature_lists(params, df)
+    X = df[[*num, *cat]]
+    out = df.copy()
+    c = params.columns
+    if params.task == "classification" and hasattr(model, "predict_proba"):
+        proba = model.predict_proba(X)[:, 1]
+        out[c.probability or "probability"] = proba
+        out[c.prediction] = (proba >= 0.5).astype(int)
+    else:
+        out[c.prediction] = model.predict(X)
+    return out
+
+
+def load_production(params: Params, start=None, end=None, as_of=None, *, model=None) -> pd.DataFrame:
+    """Production records with start <= timestamp < end; labels count only if they arrived before as_of.
+    `model` scores table rows that lack predictions (see `_resolve_model`)."""
+    if params.production.source == "table":
+        return _production_from_table(params, start, end, as_of, model)
+    return _production_from_log(params, start, end, as_of)
+
+
+def _production_from_table(params, start, end, as_of, model) -> pd.DataFrame:
+    c = params.columns
+    where = str(params.path(params.production.path or ""))
+    df = read_window(params, TableSource(path=params.production.path), start, end)
+    has_target = bool(c.target) and c.target in df.columns
+    if c.label_timestamp:
+        df = with_utc_timestamp(df, c.label_timestamp, where).rename(columns={c.label_timestamp: LABEL_TIME})
+    else:  # no arrival times: a label present in the table counts as known at event time
+        df[LABEL_TIME] = df[c.timestamp] if has_target else pd.NaT
+    if not has_target and c.target:
+        df[c.target] = np.nan
+    elif as_of is not None:
+        late = df[LABEL_TIME].isna() | (df[LABEL_TIME] >= utc(as_of))
+        df[c.target] = df[c.target].astype("float64").mask(late)
+    if c.prediction not in df.columns and not df.empty:
+        df = add_predictions(df, _resolve_model(model, params), params)
+    return df
+
+
+def _resolve_model(model, params: Params):
+    """Tables of raw traffic carry no predictions: score them with the model the caller passes
+    (a fitted model, or a zero-argument callable such as `Registry.current_model`, called only if needed)."""
+    if model is None:
+        raise InputError(f"{params.path(params.production.path or '')}: no column "
+                         f"'{params.columns.prediction}' (columns.prediction) and no model to compute it")
+    return model if hasattr(model, "predict") else model()
+
+
+def _last_day(end) -> date | None:
+    """The last partition date holding records before the exclusive bound `end`."""
+    return None if end is None else (utc(end) - pd.Timedelta(microseconds=1)).date()
+
+
+def _production_from_log(params, start, end, as_of) -> pd.DataFrame:
+    from driftlib.inference_log import sink as logsink
+
+    c = params.columns
+    first_day = None if start is None else utc(start).date()
+    preds = logsink.read_log(params.log_dir, "predictions", first_day, _last_day(end)).frame
+    feedback = logsink.read_log(params.log_dir, "feedback", first_day, _last_day(as_of)).frame
+    df = logsink.join_feedback(preds, feedback, as_of=None if as_of is None else utc(as_of))
+    df = df.rename(columns={"timestamp": c.timestamp, "label": c.target or "label",
+                            "prediction": c.prediction, "probability": c.probability or "probability"})
+    df = cut(df, c.timestamp, start, end)
+    return df.sort_values(c.timestamp, kind="stable").reset_index(drop=True)

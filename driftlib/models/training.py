@@ -1,0 +1,336 @@
+"""Training windows, retraining and initial training/registration.
+
+A challenger is trained on the configured window and gated against the current model (champion)
+on the most recent labelled data — a time-ordered holdout the challenger never saw, never a random
+split (see `driftlib.models.gate`). Every challenger is registered with its card, promoted or rejected,
+so the registry records what was tried and why.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from driftlib.config import Params, RetrainConfig
+from driftlib.core.errors import ConfigError, InputError
+# Re-exported so `from driftlib.models.training import X` keeps working; models pickled before the split
+# reference `driftlib.models.training.as_str`.
+from driftlib.models.estimators import (ESTIMATORS, STEP, as_str, build_estimator,  # noqa: F401
+                                 fit_model, model_scores)
+from driftlib.models.gate import (METRICS, Comparison, Metric, bootstrap_delta, compare, gate,  # noqa: F401
+                           get_metric, metric_value, resample_counts, slice_table, weighted_auc)
+from driftlib.core.clock import utc_now
+from driftlib.models.registry import Registry
+
+
+# -- training windows ------------------------------------------------------------------------------
+class AllData:
+    """Every labelled row before the holdout, equally weighted."""
+
+    def __init__(self, cfg: RetrainConfig):
+        self.cfg = cfg
+
+    def select(self, df: pd.DataFrame, ts: str, end: pd.Timestamp):
+        return df[df[ts] < end], None
+
+
+class SlidingWindow(AllData):
+    """The last `window_days` before the holdout: forgets the old regime entirely."""
+
+    def select(self, df, ts, end):
+        start = end - timedelta(days=self.cfg.window_days)
+        return df[(df[ts] >= start) & (df[ts] < end)], None
+
+
+class RecencyWeighted(AllData):
+    """All rows, weight halving every `half_life_days` of age: keeps volume, favours the present."""
+
+    def select(self, df, ts, end):
+        part = df[df[ts] < end]
+        age_days = (end - part[ts]).dt.total_seconds().to_numpy() / 86400.0
+        return part, np.power(0.5, age_days / self.cfg.half_life_days)
+
+
+STRATEGIES: dict[str, type[AllData]] = {"all": AllData, "sliding": SlidingWindow,
+                                        "weighted": RecencyWeighted}
+
+
+def training_window(cfg: RetrainConfig, df: pd.DataFrame, ts: str, end: pd.Timestamp):
+    """(rows, sample_weight or None) chosen by `retrain.strategy` from rows before `end`."""
+    return STRATEGIES[cfg.strategy](cfg).select(df, ts, end)
+
+
+# -- the decision ----------------------------------------------------------------------------------
+DECISIONS = ("promoted", "rejected", "skipped")
+
+
+@dataclass
+class RetrainDecision:
+    """What the retraining step decided, on which evidence, and what is current afterwards."""
+
+    decision: str
+    reasons: list[str]
+    current_version: str | None
+    champion: str | None = None
+    challenger: str | None = None
+    metric: str | None = None
+    comparison: Comparison | None = None
+    training: dict = field(default_factory=dict)
+    holdout: dict = field(default_factory=dict)
+    scores: pd.DataFrame | None = field(default=None, repr=False)  # holdout: time, label, both scores
+
+    def timeline(self, freq: str = "D") -> pd.DataFrame:
+        """The metric of both models per period of the holdout: is the gain steady or one day?"""
+        if self.scores is None or self.scores.empty:
+            return pd.DataFrame(columns=["period", "n", "champion", "challenger"])
+        rows = []
+        for period, g in self.scores.groupby(pd.Grouper(key="timestamp", freq=freq)):
+            if len(g):
+                rows.append({"period": period, "n": len(g),
+                             "champion": metric_value(self.metric, g["label"], g["champion"]),
+                             "challenger": metric_value(self.metric, g["label"], g["challenger"])})
+        return pd.DataFrame(rows)
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.comparison is None else self.comparison.delta
+
+    @property
+    def ci(self) -> list[float] | None:
+        return None if self.comparison is None else list(self.comparison.ci)
+
+    @property
+    def headline(self) -> str:
+        c = self.comparison
+        if self.decision == "skipped":
+            return f"Retraining skipped: {self.reasons[0] if self.reasons else 'not needed'}"
+        head = (f"Challenger {self.challenger} {self.decision}: {c.metric} {c.challenger:.3f} vs "
+                f"champion {self.champion} {c.champion:.3f} ({c.delta:+.3f}, "
+                f"CI [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}])")
+        return f"{head}; current model {self.current_version}"
+
+    def to_dict(self) -> dict:
+        c = self.comparison
+        return {"headline": self.headline, "decision": self.decision, "reasons": list(self.reasons),
+                "champion": self.champion, "challenger": self.challenger,
+                "current_version": self.current_version, "metric": self.metric,
+                "delta": self.delta, "ci": self.ci,
+                "champion_metric": None if c is None else c.champion,
+                "challenger_metric": None if c is None else c.challenger,
+                "slices": [] if c is None else c.slices,
+                "training": self.training, "holdout": self.holdout}
+
+    def slice_frame(self) -> pd.DataFrame:
+        cols = ["column", "value", "n", "champion", "challenger", "delta"]
+        return pd.DataFrame(self.comparison.slices if self.comparison else [], columns=cols)
+
+    def _repr_html_(self) -> str:
+        colour = {"promoted": "#1a7f37", "rejected": "#b35900", "skipped": "#57606a"}[self.decision]
+        items = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons)
+        out = (f"<p><b style='color:{colour}'>{self.decision.upper()}</b> — "
+               f"{html.escape(self.headline)}</p><ul>{items}</ul>")
+        if self.comparison is not None and self.comparison.slices:
+            out += self.slice_frame().to_html(index=False, float_format=lambda x: f"{x:.4f}")
+        return out
+
+
+def _window_info(df: pd.DataFrame, ts: str, weights=None) -> dict:
+    from driftlib.data.reference import fingerprint_frame
+
+    info = {"start": df[ts].min(), "end": df[ts].max(), "rows": int(len(df)),
+            "fingerprint": fingerprint_frame(df.drop(columns=[ts]).reset_index(drop=True))}
+    if weights is not None:
+        info["effective_rows"] = float(np.sum(weights) ** 2 / np.sum(np.square(weights)))
+    return info
+
+
+def labelled_rows(params: Params, df: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose label has arrived, time-ordered."""
+    target = params.columns.target
+    if not target or target not in df.columns:
+        raise InputError(f"{params.source_file}: field 'columns.target': no label column in the data")
+    out = df[df[target].notna()]
+    return out.sort_values(params.columns.timestamp, kind="stable").reset_index(drop=True)
+
+
+def split_holdout(df: pd.DataFrame, ts: str, holdout_days: int):
+    """(before, holdout): the holdout is the last `holdout_days` of labelled data, never random."""
+    end = df[ts].max()
+    start = end - timedelta(days=holdout_days)
+    return df[df[ts] <= start], df[df[ts] > start], start
+
+
+def _skip(reason: str, registry: Registry, champion: str | None = None) -> RetrainDecision:
+    return RetrainDecision("skipped", [reason], registry.current_version(), champion=champion)
+
+
+def retrain(params: Params, labelled: pd.DataFrame, *, registry: Registry | None = None,
+            trigger: str = "forced") -> RetrainDecision:
+    """Train a challenger on the configured window, gate it against the champion, register it.
+
+    `labelled` holds production rows with their label (rows without one are dropped); only
+    data that was available at decision time should be passed in.
+    """
+    with threadpool_limits(limits=params.retrain.fit_threads):
+        return _retrain(params, labelled, registry, trigger)
+
+
+def _retrain(params: Params, labelled: pd.DataFrame, registry: Registry | None,
+             trigger: str) -> RetrainDecision:
+    from driftlib.data.tables import feature_lists
+    from driftlib.data.reference import ReferenceProfile
+
+    cfg, ts = params.retrain, params.columns.timestamp
+    registry = registry or Registry.from_params(params)
+    champion_v = registry.current_version()
+    if champion_v is None:
+        return _skip("no current model to compare against (run `driftlib models train`)", registry)
+    data = labelled_rows(params, labelled)
+    if len(data) < cfg.min_holdout_rows + cfg.min_train_rows:
+        return _skip(f"only {len(data)} labelled rows (need {cfg.min_train_rows} to train and "
+                     f"{cfg.min_holdout_rows} for the holdout)", registry, champion_v)
+    before, holdout, cut = split_holdout(data, ts, cfg.holdout_days)
+    train, weights = training_window(cfg, before, ts, cut)
+    if len(holdout) < cfg.min_holdout_rows or len(train) < cfg.min_train_rows:
+        return _skip(f"{len(train)} training rows ({cfg.strategy}) and {len(holdout)} holdout rows: "
+                     f"need {cfg.min_train_rows} and {cfg.min_holdout_rows}", registry, champion_v)
+    champion = registry.load(champion_v)
+    numeric, categorical = feature_lists(params, data)
+    challenger = fit_model(params, train, weights)
+    X, y = holdout[[*numeric, *categorical]], holdout[params.columns.target].to_numpy()
+    if params.task == "classification":
+        y = y.astype(int)
+    slice_cols = cfg.slice_columns or categorical
+    missing = [col for col in slice_cols if col not in holdout.columns]
+    if missing:
+        raise ConfigError(f"field 'retrain.slice_columns': no column(s) {', '.join(missing)} in the data")
+    scores = pd.DataFrame({"timestamp": holdout[ts].reset_index(drop=True), "label": y,
+                           "champion": model_scores(champion.model, X, params.task),
+                           "challenger": model_scores(challenger, X, params.task)})
+    comparison = compare(cfg.metric, y, scores["champion"].to_numpy(), scores["challenger"].to_numpy(),
+                         slices=holdout[slice_cols], n_bootstrap=cfg.n_bootstrap,
+                         confidence=cfg.confidence, min_slice_rows=cfg.min_slice_rows, seed=cfg.seed)
+    ok, reasons = gate(comparison, cfg.min_improvement, cfg.slice_tolerance)
+    leak = _leak_warning(champion.card, cut)
+    reasons = reasons + ([leak] if leak else [])
+    training = {**_window_info(train[[ts, *numeric, *categorical, params.columns.target]], ts, weights),
+                "strategy": cfg.strategy}
+    holdout_info = _window_info(holdout[[ts, *numeric, *categorical, params.columns.target]], ts)
+    card = {"training": {"window": training, "trigger": trigger},
+            "features": {"numeric": numeric, "categorical": categorical},
+            "schema": ReferenceProfile.fit(train, numeric, categorical).schema,
+            "params": {"estimator": params.model.estimator, "estimator_params": params.model.params,
+                       "retrain": cfg.model_dump()},
+            "metrics": {f"holdout_{cfg.metric}": comparison.challenger,
+                        f"champion_holdout_{cfg.metric}": comparison.champion},
+            "holdout": holdout_info, "parent": champion_v,
+            "gate": {"decision": "promoted" if ok else "rejected", "reasons": reasons,
+                     "comparison": comparison.to_dict()}}
+    version = registry.register(challenger, card, status="candidate" if ok else "rejected")
+    if ok:
+        registry.promote(version, reason=f"gate passed: {reasons[0]}")
+    return RetrainDecision("promoted" if ok else "rejected", reasons, registry.current_version(),
+                           champion=champion_v, challenger=version, metric=cfg.metric,
+                           comparison=comparison, training=training, holdout=holdout_info,
+                           scores=scores)
+
+
+def _leak_warning(card: dict, cut: pd.Timestamp) -> str | None:
+    end = ((card.get("training") or {}).get("window") or {}).get("end")
+    if end and pd.Timestamp(end) > cut:
+        return (f"note: the champion's training data reaches {end}, past the holdout start "
+                f"{cut.isoformat()}; its holdout score is optimistic")
+    return None
+
+
+# -- initial model and imports ---------------------------------------------------------------------
+def train_initial(params: Params, *, registry: Registry | None = None,
+                  clock: Callable[[], datetime] = utc_now, promote: bool = True) -> str:
+    """Fit the model on `model.train`, register it with its card, make it current."""
+    from driftlib.data.tables import feature_lists, read_window
+    from driftlib.data.reference import ReferenceProfile
+
+    if params.model.train is None:
+        raise ConfigError(f"{params.source_file}: field 'model.train' is not set: no training data")
+    registry = registry or Registry.from_params(params, clock=clock)
+    ts, target = params.columns.timestamp, params.columns.target
+    df = labelled_rows(params, read_window(params, params.model.train))
+    if len(df) < params.retrain.min_train_rows:
+        raise InputError(f"{params.model.train.path}: only {len(df)} labelled rows to train on")
+    numeric, categorical = feature_lists(params, df)
+    with threadpool_limits(limits=params.retrain.fit_threads):
+        model = fit_model(params, df)
+        metrics = _reference_metrics(params, model)
+    card = {"training": {"window": {**_window_info(df[[ts, *numeric, *categorical, target]], ts),
+                                    "strategy": "initial", "source": params.model.train.model_dump()},
+                         "trigger": "initial"},
+            "features": {"numeric": numeric, "categorical": categorical},
+            "schema": ReferenceProfile.fit(df, numeric, categorical).schema,
+            "params": {"estimator": params.model.estimator, "estimator_params": params.model.params},
+            "metrics": metrics, "parent": None,
+            "gate": {"decision": "initial", "reasons": ["initial model trained on model.train"]}}
+    version = registry.register(model, card)
+    if promote:
+        registry.promote(version, reason="initial model")
+    return version
+
+
+def _reference_metrics(params: Params, model) -> dict:
+    """The metric on the labelled reference window: the first out-of-time check of a model."""
+    from driftlib.data.tables import feature_lists, read_window
+
+    try:
+        ref = labelled_rows(params, read_window(params, params.reference))
+    except InputError:
+        return {}
+    if ref.empty:
+        return {}
+    numeric, categorical = feature_lists(params, ref)
+    y = ref[params.columns.target].to_numpy()
+    y = y.astype(int) if params.task == "classification" else y
+    s = model_scores(model, ref[[*numeric, *categorical]], params.task)
+    return {f"reference_{params.retrain.metric}": metric_value(params.retrain.metric, y, s),
+            "reference_rows": int(len(ref))}
+
+
+def register_artifact(params: Params, artifact, *, registry: Registry | None = None,
+                      promote: bool = False) -> str:
+    """Import a user's own joblib model: checked on the reference, carded with its schema.
+
+    Loading a joblib file runs code: only import artifacts you built or trust. From then on
+    the registry guards it by sha256.
+    """
+    import joblib
+
+    from driftlib.data.tables import feature_lists, load_reference
+    from driftlib.data.reference import ReferenceProfile
+
+    try:
+        model = joblib.load(artifact)
+    except FileNotFoundError:
+        raise InputError(f"{artifact}: no such file") from None
+    except Exception as err:  # unpickling raises anything
+        raise InputError(f"{artifact}: not a loadable joblib model ({type(err).__name__})") from None
+    registry = registry or Registry.from_params(params)
+    ref = load_reference(params)
+    numeric, categorical = feature_lists(params, ref)
+    try:
+        metrics = _reference_metrics(params, model)
+    except Exception as err:  # the user's model may reject our frame: say so in one line
+        raise InputError(f"{artifact}: model cannot score the reference features "
+                         f"({type(err).__name__}: {err})") from None
+    profile = ReferenceProfile.fit(ref, numeric, categorical)
+    card = {"training": {"window": None, "trigger": "imported", "source": str(artifact)},
+            "features": {"numeric": numeric, "categorical": categorical},
+            "schema": profile.schema, "reference_fingerprint": profile.fingerprint,
+            "params": {"estimator": type(model).__name__}, "metrics": metrics, "parent": None,
+            "gate": {"decision": "imported", "reasons": [f"imported from {artifact}"]}}
+    version = registry.register(model, card)
+    if promote:
+        registry.promote(version, reason=f"imported from {artifact}")
+    return version

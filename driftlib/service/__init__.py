@@ -1,0 +1,1 @@
+"""The model service: FastAPI app, request schema, hot-reloading model holder, micro-batching, instruments, client."""

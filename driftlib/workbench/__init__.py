@@ -1,0 +1,1 @@
+"""The workbench: runner, notebook worker, notebook results, report rendering, scheduler, templates."""

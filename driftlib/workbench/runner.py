@@ -1,0 +1,334 @@
+"""The runner: executes the four notebooks for one run date and writes `outputs/<date>/`.
+
+Each notebook runs in its own process (papermill chdirs process-wide and can hang after the last
+cell) under a wall-clock limit. The date folder is built in a staging folder and swapped in at the
+end, so a crash never leaves half a report and other dates are never touched. One `RunResult` is
+the whole outcome: there is no failure state anywhere else.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import filelock
+
+from driftlib.workbench import report
+
+from driftlib.workbench import results
+from driftlib.config import NOTEBOOKS, Params
+from driftlib.core.errors import ConfigError, DriftlibError
+from driftlib.core.clock import utc_now
+
+DEPENDS = {
+    "01_reference_capture": [],
+    "02_data_drift": ["01_reference_capture"],
+    "03_concept_drift": ["01_reference_capture"],
+    "04_retraining": ["02_data_drift", "03_concept_drift"],
+}
+REQUIRED_PARAMETERS = ("params_file", "run_date", "output_dir")
+EXIT_OK, EXIT_FAILED, EXIT_DATA_DRIFT, EXIT_CONCEPT_DRIFT, EXIT_BOTH_DRIFT = 0, 1, 3, 4, 5
+
+
+class RunLocked(DriftlibError):
+    exit_code = 1
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    status: str = "pending"  # success | failed | skipped | timeout
+    duration_s: float = 0.0
+    notebook: str | None = None
+    html: str | None = None
+    error: str | None = None
+    result: dict[str, Any] | None = None
+
+
+@dataclass
+class RunResult:
+    run_date: str
+    model: str
+    output_dir: Path
+    started: str = ""
+    finished: str = ""
+    duration_s: float = 0.0
+    notebooks: list[NotebookRun] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        ok = all(nb.status == "success" for nb in self.notebooks)
+        return "success" if ok and self.notebooks else "failed"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.status == "success" else EXIT_FAILED
+
+    def result_of(self, name: str) -> dict[str, Any]:
+        return next((nb.result or {} for nb in self.notebooks if nb.name == name), {})
+
+    def drift_exit_code(self) -> int:
+        """Exit code for `--fail-on-drift`: 3 data drift, 4 concept drift, 5 both, else 0."""
+        data = bool(self.result_of("02_data_drift").get("dataset_drift"))
+        concept = self.result_of("03_concept_drift").get("verdict") in ("concept drift", "both")
+        return {(True, True): EXIT_BOTH_DRIFT, (True, False): EXIT_DATA_DRIFT,
+                (False, True): EXIT_CONCEPT_DRIFT}.get((data, concept), EXIT_OK)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_date": self.run_date, "status": self.status, "model": self.model,
+                "started": self.started, "finished": self.finished,
+                "duration_s": round(self.duration_s, 2), "warnings": self.warnings,
+                "notebooks": [asdict(nb) for nb in self.notebooks]}
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat(timespec="seconds")
+
+
+def parse_run_date(value: str | date | None, clock: Callable[[], datetime] = utc_now) -> str:
+    if value is None:
+        return clock().date().isoformat()
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise ConfigError(f"--date: '{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def notebook_dir(params: Params) -> Path:
+    return params.path(params.run.notebooks)
+
+
+def check_notebooks(params: Params, names: list[str]) -> None:
+    """Every notebook exists and declares the parameters the runner passes: fail before running."""
+    import papermill as pm
+
+    for name in names:
+        path = notebook_dir(params) / f"{name}.ipynb"
+        if not path.is_file():
+            raise ConfigError(f"{params.source_file}: field 'run.notebooks': {path} not found")
+        declared = pm.inspect_notebook(str(path))
+        missing = [p for p in REQUIRED_PARAMETERS if p not in declared]
+        if missing:
+            raise ConfigError(f"{path}: parameters cell lacks {', '.join(missing)}")
+
+
+class Runner:
+    """One run date. `progress` receives human-readable lines (the CLI prints them)."""
+
+    def __init__(self, params: Params, run_date: str, *, only: list[str] | None = None,
+                 extra: dict[str, dict[str, Any]] | None = None,
+                 progress: Callable[[str], None] = lambda line: None,
+                 clock: Callable[[], datetime] = utc_now, show_cell_progress: bool = False):
+        self.params, self.run_date, self.progress, self.clock = params, run_date, progress, clock
+        self.names = list(only or NOTEBOOKS)
+        self.extra = extra or {}
+        self.show_cell_progress = show_cell_progress
+        self.final_dir = params.outputs_dir / run_date
+
+    # -- orchestration ----------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        outputs = self.params.outputs_dir
+        outputs.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".staging-{self.run_date}-", dir=outputs))
+        staging.chmod(0o755)  # mkdtemp makes it private; reports are read by web servers and people
+        try:
+            if self.final_dir.is_dir() and set(self.names) != set(NOTEBOOKS):
+                shutil.copytree(self.final_dir, staging, dirs_exist_ok=True)
+            run = self._run_all(staging)
+            self._finish(run, staging)
+            self._swap_in(staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        run.output_dir = self.final_dir
+        self._after_run(run)
+        return run
+
+    def _run_all(self, staging: Path) -> RunResult:
+        run = RunResult(run_date=self.run_date, model=self.params.name, output_dir=staging)
+        start = self.clock()
+        run.started = _iso(start)
+        t0 = time.monotonic()
+        previous = self._previous_statuses()
+        for i, name in enumerate(self.names, 1):
+            blocked = [d for d in DEPENDS[name]
+                       if (d in self.names and self._status(run, d) != "success")
+                       or (d not in self.names and previous.get(d) not in (None, "success"))]
+            if blocked:
+                nb = NotebookRun(name, status="skipped", error=f"skipped: {', '.join(blocked)} did not succeed")
+                self.progress(f"[{i}/{len(self.names)}] {name}: skipped ({nb.error})")
+            else:
+                self.progress(f"[{i}/{len(self.names)}] {name}: running …")
+                nb = self._execute(name, staging)
+                self.progress(f"[{i}/{len(self.names)}] {name}: {nb.status} in {nb.duration_s:.1f} s"
+                              + (f" — {nb.error}" if nb.error else ""))
+            run.notebooks.append(nb)
+        if set(self.names) != set(NOTEBOOKS):
+            run.notebooks = self._merge_previous(run.notebooks, staging)
+        run.finished = _iso(self.clock())
+        run.duration_s = time.monotonic() - t0
+        return run
+
+    @staticmethod
+    def _status(run: RunResult, name: str) -> str | None:
+        return next((nb.status for nb in run.notebooks if nb.name == name), None)
+
+    def _previous_statuses(self) -> dict[str, str]:
+        summary = self.final_dir / "summary.json"
+        if not summary.is_file():
+            return {}
+        return {nb["name"]: nb["status"] for nb in json.loads(summary.read_text()).get("notebooks", [])}
+
+    def _merge_previous(self, ran: list[NotebookRun], staging: Path) -> list[NotebookRun]:
+        """With --only, keep the other notebooks' entries from the date's previous summary."""
+        summary = staging / "summary.json"
+        old = {nb["name"]: NotebookRun(**nb) for nb in
+               (json.loads(summary.read_text()).get("notebooks", []) if summary.is_file() else [])}
+        old.update({nb.name: nb for nb in ran})
+        return [old[n] for n in NOTEBOOKS if n in old]
+
+    # -- one notebook ---------------------------------------------------------------------------
+    def _parameters(self, name: str, staging: Path) -> dict[str, Any]:
+        return {"params_file": str(Path(self.params.source_file or "").resolve()),
+                "run_date": self.run_date, "output_dir": str(staging), **self.extra.get(name, {})}
+
+    def _execute(self, name: str, staging: Path) -> NotebookRun:
+        nb = NotebookRun(name, notebook=f"{name}.ipynb")
+        out_path = staging / nb.notebook
+        results.result_path(staging, name).unlink(missing_ok=True)
+        parameters = self._parameters(name, staging)
+        t0 = time.monotonic()
+        nb.status, nb.error = self._subprocess(name, out_path, parameters)
+        nb.duration_s = round(time.monotonic() - t0, 2)
+        nb.result = results.load_result(staging, name)
+        if nb.status == "success" and nb.result is None:
+            nb.status, nb.error = "failed", "the notebook finished without saving its result"
+        if out_path.is_file():
+            nb.html = self._render(nb, out_path, parameters)
+        else:
+            nb.notebook = None
+        return nb
+
+    def _subprocess(self, name: str, out_path: Path, parameters: dict[str, Any]) -> tuple[str, str | None]:
+        with tempfile.TemporaryDirectory(prefix="driftlib-nb-") as tmp:
+            spec = {"input": str(notebook_dir(self.params) / f"{name}.ipynb"), "output": str(out_path),
+                    "parameters": parameters, "cwd": str(notebook_dir(self.params)),
+                    "cell_timeout": self.params.run.cell_timeout_s,
+                    "progress": self.show_cell_progress, "status_file": str(Path(tmp) / "status.json")}
+            spec_path = Path(tmp) / "spec.json"
+            spec_path.write_text(json.dumps(spec))
+            proc = subprocess.Popen([sys.executable, "-m", "driftlib.workbench.worker", str(spec_path)],
+                                    start_new_session=True, stdout=subprocess.DEVNULL,
+                                    stderr=None if self.show_cell_progress else subprocess.DEVNULL)
+            try:
+                proc.wait(timeout=self.params.run.notebook_timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return "timeout", f"exceeded the wall-clock limit of {self.params.run.notebook_timeout_s} s"
+            status_file = Path(spec["status_file"])
+            if not status_file.is_file():
+                return "failed", f"the notebook process exited with code {proc.returncode} without a status"
+            outcome = json.loads(status_file.read_text())
+            return outcome["status"], outcome["error"]
+
+    def _render(self, nb: NotebookRun, out_path: Path, parameters: dict[str, Any]) -> str | None:
+        html = out_path.with_suffix(".html")
+        shown = {k: (Path(v).name if k == "params_file" else v) for k, v in parameters.items()
+                 if k != "output_dir"}
+        banner = {"model": self.params.name, "run_date": self.run_date, "status": nb.status,
+                  "headline": (nb.result or {}).get("headline"), "error": nb.error, "parameters": shown}
+        try:
+            report.render_notebook(out_path, html, title=f"{report.TITLES.get(nb.name, nb.name)} — "
+                                   f"{self.params.name} — {self.run_date}", banner=banner)
+        except Exception as err:  # noqa: BLE001 - a broken render must not hide the run's outcome
+            nb.error = (nb.error or "") + f" (HTML rendering failed: {err})"
+            return None
+        return html.name
+
+    # -- finishing --------------------------------------------------------------------------------
+    def _finish(self, run: RunResult, staging: Path) -> None:
+        summary = run.to_dict()
+        tmp = staging / "summary.json.tmp"
+        tmp.write_text(json.dumps(results.to_jsonable(summary), indent=2))
+        os.replace(tmp, staging / "summary.json")
+        report.write_run_index(staging, summary)
+
+    def _swap_in(self, staging: Path) -> None:
+        """Replace outputs/<date> by the staging folder; the old one goes only after the new is in."""
+        trash = None
+        if self.final_dir.exists():
+            trash = self.final_dir.with_name(f".old-{self.run_date}-{os.getpid()}")
+            os.replace(self.final_dir, trash)
+        os.replace(staging, self.final_dir)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def _after_run(self, run: RunResult) -> None:
+        """Index, Prometheus textfile and Evidently workspace: failures here are warnings, not a failed run."""
+        summary = run.to_dict()
+        for label, hook in (("metrics", _metrics_hook), ("evidently workspace", _workspace_hook)):
+            try:
+                hook(self.params, run.output_dir, summary)
+            except Exception as err:  # noqa: BLE001
+                run.warnings.append(f"{label}: {type(err).__name__}: {err}")
+        report.write_index(self.params.outputs_dir, title=f"driftlib reports — {self.params.name}")
+        if run.warnings:
+            self._finish(run, run.output_dir)
+
+
+def _metrics_hook(params: Params, output_dir: Path, summary: dict) -> None:
+    try:
+        from driftlib.monitoring import textfile as metrics
+    except ImportError:
+        return
+    metrics.write_run_metrics(params, summary)
+
+
+def _workspace_hook(params: Params, output_dir: Path, summary: dict) -> None:
+    if not params.monitoring.evidently_workspace:
+        return
+    try:
+        from driftlib.monitoring import workspace
+    except ImportError:
+        return
+    workspace.add_run(params, output_dir, summary)
+
+
+def run_lock(params: Params) -> filelock.FileLock:
+    """An OS-level lock: released by the kernel when a run is killed, so stale locks recover."""
+    params.state_dir.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(str(params.state_dir / "run.lock"))
+
+
+def run_pipeline(params: Params, run_date: str | None = None, *, only: list[str] | None = None,
+                 wait: bool = False, extra: dict[str, dict[str, Any]] | None = None,
+                 progress: Callable[[str], None] = lambda line: None,
+                 clock: Callable[[], datetime] = utc_now, show_cell_progress: bool = False) -> RunResult:
+    """Run the notebooks for one date under the params' run lock."""
+    run_date = parse_run_date(run_date, clock)
+    names = list(only or NOTEBOOKS)
+    unknown = [n for n in names if n not in NOTEBOOKS]
+    if unknown:
+        raise ConfigError(f"--only: unknown notebook {', '.join(unknown)} (choose from {', '.join(NOTEBOOKS)})")
+    check_notebooks(params, names)
+    lock = run_lock(params)
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except filelock.Timeout:
+        raise RunLocked(f"another driftlib run for '{params.name}' is in progress "
+                        f"(lock {lock.lock_file}); use --wait to queue behind it") from None
+    try:
+        return Runner(params, run_date, only=names, extra=extra, progress=progress, clock=clock,
+                      show_cell_progress=show_cell_progress).run()
+    finally:
+        lock.release()

@@ -160,6 +160,8 @@ class MonitoringConfig(Strict):
     important_features: list[str] = Field([], description="features whose drift alone raises an alert")
     max_error_ratio: float = Field(0.05, gt=0, le=1, description="alert when this share of requests fails (5xx)")
     service_job: str = Field("driftlib", description="Prometheus job name scraping `driftlib serve`")
+    report_base_url: str = Field("http://127.0.0.1:8080", pattern=r"^(https?|file)://",
+                                 description="URL serving run.outputs: alerts link <base>/<run date>/<report>.html")
 
 
 class RunConfig(Strict):

@@ -2,7 +2,9 @@
 
 Alert thresholds live in `params.monitoring` (and `params.concept.metric` decides whether a lower or a
 higher score is worse), so the rule file is generated, not hand-edited; tests check the committed
-files are what this module renders for `params/demo.yaml`. Regenerate with
+files are what this module renders for `params/demo.yaml`. Every run alert is annotated with the run
+date (read from `driftlib_run_date_timestamp_seconds` when the alert is evaluated) and a link to that
+run's report under `monitoring.report_base_url`. Regenerate with
 
     python -m driftlib.monitoring --params params/demo.yaml --out monitoring
 """
@@ -17,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from driftlib.config import Params, load_params
+from driftlib.config import NOTEBOOKS, Params, load_params
 from driftlib.core.errors import ConfigError
 
 DATASOURCE_UID = "driftlib-prometheus"
@@ -29,10 +31,22 @@ DASHBOARD_FILE = "grafana/dashboards/driftlib.json"
 
 # -- alert rules -----------------------------------------------------------------------------------
 def _rule(name: str, expr: str, summary: str, description: str, *, for_: str = "0m",
-          severity: str = "warning") -> dict[str, Any]:
+          severity: str = "warning", links: dict[str, str] | None = None) -> dict[str, Any]:
     return {"alert": name, "expr": textwrap.dedent(expr).strip(), "for": for_,
             "labels": {"severity": severity},
-            "annotations": {"summary": summary, "description": " ".join(description.split())}}
+            "annotations": {"summary": summary, "description": " ".join(description.split()), **(links or {})}}
+
+
+def _run_links(params: Params, report: str | None) -> dict[str, str]:
+    """Annotations `run_date` (YYYY-MM-DD of the latest run, '' while there is none) and `report_url`
+    (`<base>/<run date>/<report>`, or the run index `<base>/index.html` without a run date or report)."""
+    base = params.monitoring.report_base_url.rstrip("/")
+    run_date = f'query `max(driftlib_run_date_timestamp_seconds{{model="{params.name}"}})`'
+    day = '(. | first | value | toTime).Format "2006-01-02"'
+    index = f"{base}/index.html"
+    url = f"{{{{ with {run_date} }}}}{base}/{{{{ {day} }}}}/{report}{{{{ else }}}}{index}{{{{ end }}}}"
+    return {"run_date": f"{{{{ with {run_date} }}}}{{{{ {day} }}}}{{{{ end }}}}",
+            "report_url": url if report else index}
 
 
 def _duration(seconds: float) -> str:
@@ -67,6 +81,8 @@ def alert_rules(params: Params) -> dict[str, Any]:
     mon, m = params.monitoring, params.name
     stale_s = int(round(mon.expected_interval_hours * 3600))
     job = mon.service_job
+    drift_report, concept_report = (_run_links(params, f"{nb}.html") for nb in NOTEBOOKS[1:3])
+    run_report = _run_links(params, "index.html")
     rules = [
         _rule("DriftlibDatasetDriftPersistent",
               f'max by (model) (driftlib_dataset_drift_consecutive_runs{{model="{m}"}})'
@@ -74,37 +90,38 @@ def alert_rules(params: Params) -> dict[str, Any]:
               "Dataset drift in {{ $value }} consecutive runs of {{ $labels.model }}",
               f"The share of drifted features reached drift.drift_share ({params.drift.drift_share:g}) in at "
               f"least monitoring.drift_consecutive_runs ({mon.drift_consecutive_runs}) runs in a row. "
-              "Open the latest 02_data_drift report."),
+              "Open the latest 02_data_drift report.", links=drift_report),
         _rule("DriftlibImportantFeatureDrift",
               f'max by (model, feature) (driftlib_feature_drifted{{model="{m}"}} == 1\n'
               f'  and on (model, feature) driftlib_feature_important{{model="{m}"}} == 1)',
               "Important feature {{ $labels.feature }} of {{ $labels.model }} drifted",
-              "A feature listed in monitoring.important_features drifted in the latest run."),
+              "A feature listed in monitoring.important_features drifted in the latest run.", links=drift_report),
         _rule("DriftlibPerformanceDrop", _performance_drop(m, params.concept.metric, mon.performance_drop),
               '{{ $labels.kind }} {{ $labels.metric }} of {{ $labels.model }} dropped by {{ printf "%.3f" $value }}',
               f"The latest window's performance is more than monitoring.performance_drop "
               f"({mon.performance_drop:g}) worse than on the reference period: realized when labels "
-              "exist, estimated while they lag. Open the latest 03_concept_drift report."),
+              "exist, estimated while they lag. Open the latest 03_concept_drift report.", links=concept_report),
         _rule("DriftlibConceptDrift",
               f'max by (model) (driftlib_concept_drift{{model="{m}"}}) == 1',
               "Concept drift in the latest run of {{ $labels.model }}",
               "Notebook 03 found that the relation between features and label changed "
-              "(verdict 'concept drift' or 'both')."),
+              "(verdict 'concept drift' or 'both').", links=concept_report),
         _rule("DriftlibPipelineFailed",
               f'min by (model) (driftlib_run_success{{model="{m}"}}) == 0',
               "The latest driftlib run of {{ $labels.model }} failed",
               "At least one notebook failed, timed out or was skipped; see driftlib_notebook_success "
-              "and outputs/<date>/index.html.", severity="critical"),
+              "and outputs/<date>/index.html.", severity="critical", links=run_report),
         _rule("DriftlibPipelineStale",
               f'time() - max by (model) (driftlib_last_success_timestamp_seconds{{model="{m}"}}) > {stale_s}',
               "No successful driftlib run of {{ $labels.model }} for {{ $value | humanizeDuration }}",
               f"No run succeeded within monitoring.expected_interval_hours ({mon.expected_interval_hours:g} h).",
-              severity="critical"),
+              severity="critical", links=run_report),
         _rule("DriftlibRunMetricsMissing",
               f'absent(driftlib_last_run_timestamp_seconds{{model="{m}"}})',
               "No driftlib run metrics for {{ $labels.model }}",
               "Neither the textfile collector nor the service exposes run metrics for this model: "
-              "check monitoring.textfile_dir and the scrape configuration.", for_=_duration(stale_s)),
+              "check monitoring.textfile_dir and the scrape configuration.", for_=_duration(stale_s),
+              links=_run_links(params, None)),
         _rule("DriftlibServiceDown", f'up{{job="{job}"}} == 0',
               "driftlib service {{ $labels.instance }} is down",
               f"Prometheus cannot scrape the job '{job}' (monitoring.service_job).",

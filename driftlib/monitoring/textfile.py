@@ -91,6 +91,8 @@ _SPECS = [
     _run("driftlib_run_success", "1 if every notebook of the latest run succeeded, else 0."),
     _run("driftlib_run_duration_seconds", "Wall-clock time of the latest run."),
     _run("driftlib_last_run_timestamp_seconds", "Unix time the latest run finished."),
+    _run("driftlib_run_date_timestamp_seconds", "Run date of the latest run (00:00 UTC as Unix time): the day "
+         "whose data it analysed, outputs/<date>/; differs from the finish time for backfills."),
     _run("driftlib_last_success_timestamp_seconds", "Unix time the last successful run finished."),
     # -- the service (driftlib serve) --------------------------------------------------------------
     MetricSpec("driftlib_http_requests_total", "counter", "HTTP requests served, by route template and "
@@ -311,6 +313,7 @@ def _run_samples(out: _Samples, summary: dict, last_success: float | None, now: 
     out.add("driftlib_run_duration_seconds", duration if duration is not None else
             (finished - started if started else None))
     out.add("driftlib_last_run_timestamp_seconds", finished)
+    out.add("driftlib_run_date_timestamp_seconds", _epoch(summary.get("run_date")))
     out.add("driftlib_last_success_timestamp_seconds", finished if success else last_success)
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from driftlib.core.errors import ConfigError
 
-NOTEBOOKS = ("01_reference_capture", "02_data_drift", "03_concept_drift", "04_retraining")
+from driftlib.core.contracts import NOTEBOOKS  # noqa: E402,F401  (the table lives in core.contracts)
 
 
 class Strict(BaseModel):
@@ -77,6 +77,26 @@ class ColumnTest(Strict):
     threshold: float | None = None
 
 
+class ErrorControl(Strict):
+    """Opt-in error control shown beside the default verdict (driftlib.drift.error_control)."""
+
+    fdr: bool = Field(False, description="Benjamini-Hochberg across features: dataset drift is a "
+                      "false alarm at most fdr_level of the runs where nothing changed")
+    fdr_level: float = Field(0.05, gt=0, lt=1)
+    fdr_method: Literal["bh", "by"] = Field("bh", description="bh, or by (Benjamini-Yekutieli: any dependence)")
+    null_draws: int = Field(200, ge=19, description="bootstrap draws of the null of distance tests' scores")
+    k_of_n: list[int] | None = Field(None, description="[k, n]: dataset drift only when k of the last n "
+                                     "runs drifted; [N, N] with N = monitoring.drift_consecutive_runs "
+                                     "is the Prometheus alert's rule")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _k_le_n(self) -> "ErrorControl":
+        if self.k_of_n is not None and not (len(self.k_of_n) == 2 and 1 <= self.k_of_n[0] <= self.k_of_n[1]):
+            raise ValueError(f"k_of_n must be [k, n] with 1 <= k <= n, got {self.k_of_n}")
+        return self
+
+
 class DriftConfig(Strict):
     drift_share: float = Field(0.5, gt=0, le=1)
     min_rows: int = Field(100, ge=1, description="windows with fewer rows are 'insufficient data'")
@@ -87,6 +107,25 @@ class DriftConfig(Strict):
                                            "column's missing-value share at least this large")
     out_of_range_tolerance: float = Field(0.01, ge=0, le=1, description="report values outside the "
                                           "reference range / unseen categories above this share")
+    error_control: ErrorControl = ErrorControl()
+
+
+class CalibrationConfig(Strict):
+    """`driftlib calibrate`: measured false-alarm and detection rates (driftlib.calibration)."""
+
+    budget_s: float = Field(120, gt=0, description="wall-clock budget; stops early, says so")
+    seed: int = 0
+    target_false_alarm: float = Field(0.05, gt=0, lt=1, description="per-column rate a suggestion must meet")
+    n_windows: int = Field(40, ge=5, description="pseudo-windows per size")
+    sizes: list[int] = Field([], description="rows per pseudo-window; empty = drift.min_rows and the "
+                             "reference rows per drift.window")
+    methods: list[str] = Field([], description="stat tests compared; empty = all registered")
+    thresholds: dict[str, list[float]] = Field({}, description="method -> thresholds tried")
+    strengths: dict[str, list[float]] = Field({}, description="shift -> strengths injected")
+    shifts: list[Literal["location", "scale", "category_mix", "missing_share"]] = [
+        "location", "scale", "category_mix", "missing_share"]
+    power: float = Field(0.5, gt=0, lt=1, description="detection probability of a 'detectable' shift")
+    out: str = "outputs/calibration"
 
 
 class ConceptConfig(Strict):
@@ -149,6 +188,16 @@ class ServiceConfig(Strict):
                                      "registry's CURRENT pointer for a new model")
     model_threads: int = Field(1, ge=1, description="OpenMP/BLAS threads per scoring call; 1 "
                                "keeps latency steady on a shared machine")
+    max_category_chars: int = Field(1000, ge=1, le=1_000_000, description="longest categorical value "
+                                    "accepted (longer: 422); bounds every logged record's size")
+    timestamp_window_days: float | None = Field(None, gt=0, description="if set, client-sent "
+                                                "timestamps must lie within this many days of the server "
+                                                "clock (422 otherwise); off by default because replays, "
+                                                "such as the demo's 2013 traffic, send past event times")
+    body_timeout_s: float = Field(10.0, gt=0, description="a request body not received in full within "
+                                  "this time is refused with 408 (slow or stalled clients)")
+    keep_alive_timeout_s: float = Field(5.0, gt=0, description="idle keep-alive connections are closed "
+                                        "after this time (uvicorn timeout_keep_alive)")
 
 
 class MonitoringConfig(Strict):
@@ -189,6 +238,7 @@ class Params(Strict):
     service: ServiceConfig = ServiceConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     run: RunConfig = RunConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
     source_file: str | None = Field(None, exclude=True, description="set by load_params")
 
     # -- paths -----------------------------------------------------------------------------------

@@ -40,12 +40,12 @@ def summary(run_date="2013-05-01", status="success", *, drift=True, decision="sk
             "prediction_drift": {"probability": {"method": "ks", "score": 0.2, "threshold": 0.1,
                                                  "drifted": True}}}},
         {"name": "03_concept_drift", "status": "success", "duration_s": 30.0, "result": {
-            "verdict": "concept drift", "label_coverage": {"coverage": 0.4, "n": 10},
-            "reference": {"roc_auc": 0.71},
-            "windows": [{"window": "2013-04-20", "realized": {"value": 0.66, "lower": 0.62, "upper": 0.70},
-                         "estimated": {"value": 0.69, "lower": 0.66, "upper": 0.72}},
-                        {"window": "2013-04-27", "realized": None,
-                         "estimated": {"value": 0.64, "lower": 0.60, "upper": 0.68}}]}},
+            "verdict": "concept drift", "metric": "roc_auc", "label_coverage": {"coverage": 0.4, "n": 10},
+            "reference": {"n": 100, "target_mean": 0.2, "roc_auc": {"value": 0.71, "lower": 0.7, "upper": 0.72}},
+            "windows": [{"start": "2013-04-20", "realized": {"roc_auc": {"value": 0.66, "lower": 0.62, "upper": 0.70}},
+                         "estimated": {"roc_auc": {"value": 0.69, "lower": 0.66, "upper": 0.72}}},
+                        {"start": "2013-04-27", "realized": {},
+                         "estimated": {"roc_auc": {"value": 0.64, "lower": 0.60, "upper": 0.68}}}]}},
         {"name": "04_retraining", "status": status, "duration_s": 40.0,
          "result": {"decision": decision, "current_version": version} if status == "success" else None},
     ]
@@ -245,3 +245,26 @@ def test_run_collector_refuses_to_shadow_a_metric_already_registered(tmp_path):
     metrics.register_run_collector(registry, make_params(tmp_path))
     with pytest.raises(ValueError, match="Duplicated timeseries"):
         metrics.register_run_collector(registry, make_params(tmp_path))
+
+
+def test_a_real_concept_report_reaches_the_textfile(tmp_path):
+    """The producer's own object, not a hand-built dict: what notebook 03 saves is what the textfile reads."""
+    from driftlib.concept import ConceptDriftAnalyzer
+    from driftlib.concept.synthetic import make_world
+
+    world = make_world(3, flip_at=0.5)
+    report = ConceptDriftAnalyzer(world.params).fit(world.reference).score(world.production, as_of=world.as_of)
+    result = report.to_dict()
+    s = summary()
+    s["notebooks"][2]["result"] = json.loads(json.dumps(result))
+    params = make_params(tmp_path)
+    samples = read(metrics.write_run_metrics(params, s))
+    metric = report.metric
+    realized = [w["realized"][metric]["value"] for w in result["windows"] if (w.get("realized") or {}).get(metric)
+                and w["realized"][metric].get("value") is not None][-1]
+    assert value(samples, "driftlib_performance", metric=metric, kind="realized") == pytest.approx(realized)
+    assert value(samples, "driftlib_performance_reference", metric=metric) == pytest.approx(
+        report.reference["metrics"][metric]["value"])
+    assert value(samples, "driftlib_concept_verdict", verdict=report.verdict) == 1
+    assert value(samples, "driftlib_concept_drift") == (1 if report.verdict in ("concept drift", "both") else 0)
+    assert value(samples, "driftlib_label_coverage_ratio") == pytest.approx(report.label_coverage["coverage"])

@@ -1,7 +1,9 @@
 """`driftlib run`: one run date of the four notebooks, with a summary table at the end."""
 from __future__ import annotations
 
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Optional
 
@@ -14,13 +16,23 @@ from driftlib.workbench.runner import RunResult, run_pipeline
 PARAMS_OPT = typer.Option(..., "--params", "-p", help="params YAML of the monitored model")
 
 
-def print_summary(run: RunResult) -> None:
-    typer.echo(f"\nRun {run.run_date} for {run.model}: {run.status.upper()} in {run.duration_s:.1f} s")
+def print_summary(run: RunResult, width: int | None = None) -> None:
+    """The end-of-run table; headlines wrap at word boundaries under their column, never cut."""
+    width = width or max(60, min(shutil.get_terminal_size((100, 20)).columns, 120))
+    typer.echo(f"\nRun {run.run_date} for {run.model}: {run.outcome.upper()} in {run.duration_s:.1f} s")
     for nb in run.notebooks:
+        head = f"  {nb.name:<22} {nb.status:<8} {nb.duration_s:>6.1f} s  "
         headline = (nb.result or {}).get("headline") or nb.error or ""
-        typer.echo(f"  {nb.name:<22} {nb.status:<8} {nb.duration_s:>6.1f} s  {headline[:100]}")
+        lines = textwrap.wrap(headline, width=max(20, width - len(head)), break_long_words=False,
+                              break_on_hyphens=False) or [""]
+        typer.echo(head + lines[0])
+        for line in lines[1:]:
+            typer.echo(" " * len(head) + line)
+    if run.warnings:
+        typer.echo(f"Warnings ({len(run.warnings)}):")
     for warning in run.warnings:
-        typer.echo(f"  warning: {warning}", err=True)
+        typer.echo(textwrap.fill(warning, width=width, initial_indent="  - ", subsequent_indent="    ",
+                                 break_long_words=False, break_on_hyphens=False))
     typer.echo(f"Reports: {run.output_dir}  ·  index: {run.output_dir.parent / 'index.html'}")
 
 
@@ -56,7 +68,7 @@ def run(
 
 def _resolve_name(name: str) -> str:
     """Accept `02`, `02_data_drift`, `data_drift` or a path to the notebook."""
-    from driftlib.config import NOTEBOOKS
+    from driftlib.core.contracts import NOTEBOOKS
 
     stem = Path(name).stem
     matches = [n for n in NOTEBOOKS if n == stem or n.startswith(stem + "_") or n.endswith("_" + stem)]

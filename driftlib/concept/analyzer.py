@@ -24,7 +24,7 @@ from driftlib.config import Params
 from driftlib.core.errors import ConfigError, InputError
 
 CONCEPT_TESTS = ("calibration", "features")
-VERDICTS = ("stable", "data drift only", "concept drift", "both", "insufficient labels")
+from driftlib.core.contracts import VERDICTS  # noqa: E402,F401
 
 
 def verdict(n_labelled: int, min_labels: int, concept: bool | None, data: bool | None) -> str:

@@ -66,7 +66,7 @@ def training_window(cfg: RetrainConfig, df: pd.DataFrame, ts: str, end: pd.Times
 
 
 # -- the decision ----------------------------------------------------------------------------------
-DECISIONS = ("promoted", "rejected", "skipped")
+from driftlib.core.contracts import DECISIONS  # noqa: E402,F401
 
 
 @dataclass

@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from driftlib.config import NOTEBOOKS, Params, load_params
+from driftlib.config import Params, load_params
+from driftlib.core.contracts import NOTEBOOKS
 from driftlib.core.errors import ConfigError
 
 DATASOURCE_UID = "driftlib-prometheus"

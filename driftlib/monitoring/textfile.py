@@ -23,7 +23,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, writ
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from driftlib.config import NOTEBOOKS, Params
+from driftlib.config import Params
+from driftlib.core.contracts import (CONCEPT_DRIFT, DATA_DRIFT, DECISIONS, RETRAINING, VERDICTS, ConceptSummary,
+                                     DataDriftSummary, RetrainSummary)
 
 Kind = Literal["gauge", "counter", "histogram"]
 Source = Literal["run", "service"]
@@ -118,8 +120,6 @@ _SPECS = [
 ]
 CATALOGUE: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
 RUN_METRICS = tuple(s.name for s in _SPECS if s.source == "run")
-VERDICTS = ("stable", "data drift only", "concept drift", "both", "insufficient labels")
-DECISIONS = ("promoted", "rejected", "skipped")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -182,9 +182,6 @@ def notebook_result(summary: dict, notebook: str) -> dict:
     return result if isinstance(result, dict) else {}
 
 
-def _first(mapping: dict, *keys: str) -> Any:
-    return next((mapping[k] for k in keys if mapping.get(k) is not None), None)
-
 
 class _Samples:
     """Collects samples for one model, dropping non-numeric values instead of crashing."""
@@ -206,85 +203,36 @@ class _Samples:
             self.add(name, state == str(current), **{label: state})
 
 
-def _drift_samples(out: _Samples, r: dict, important: set[str]) -> None:
-    for col in r.get("columns") or []:
-        if isinstance(col, dict) and col.get("column") is not None:
-            feature = col["column"]
-            out.add("driftlib_feature_drift_score", col.get("score"), feature=feature)
-            out.add("driftlib_feature_drift_threshold", col.get("threshold"), feature=feature)
-            out.add("driftlib_feature_drifted", col.get("drifted"), feature=feature)
+def _drift_samples(out: _Samples, r: DataDriftSummary, important: set[str]) -> None:
+    for col in r.column_rows():
+        out.add("driftlib_feature_drift_score", col.score, feature=col.column)
+        out.add("driftlib_feature_drift_threshold", col.threshold, feature=col.column)
+        out.add("driftlib_feature_drifted", col.drifted, feature=col.column)
     for feature in sorted(important):
         out.add("driftlib_feature_important", 1, feature=feature)
-    drifted = r.get("drifted_columns")
-    if isinstance(drifted, (list, tuple)):
-        drifted = len(drifted)
-    out.add("driftlib_drifted_features", drifted)
-    out.add("driftlib_drifted_features_ratio", r.get("share_drifted"))
-    out.add("driftlib_dataset_drift", r.get("dataset_drift"))
-    for column, drift in _output_drift(r.get("prediction_drift")).items():
-        out.add("driftlib_prediction_drift", drift.get("drifted"), column=column)
-        out.add("driftlib_prediction_drift_score", drift.get("score"), column=column)
-    out.add("driftlib_rows_analysed", _first(r, "n_rows", "n_current", "rows"))
+    out.add("driftlib_drifted_features", len(r.drifted_columns) if r.dataset_drift is not None else None)
+    out.add("driftlib_drifted_features_ratio", r.share_drifted)
+    out.add("driftlib_dataset_drift", r.dataset_drift)
+    for column, drift in r.outputs().items():
+        out.add("driftlib_prediction_drift", drift.drifted, column=column)
+        out.add("driftlib_prediction_drift_score", drift.score, column=column)
+    out.add("driftlib_rows_analysed", r.n_rows)
 
 
-def _output_drift(value: Any) -> dict[str, dict]:
-    """{column: {drifted, score}} from a flag, one column's dict, or a dict of columns."""
-    if isinstance(value, dict) and not ({"drifted", "score"} & set(value)):
-        return {str(k): v for k, v in value.items() if isinstance(v, dict)}
-    if isinstance(value, dict):
-        return {"prediction": value}
-    return {} if value is None else {"prediction": {"drifted": value}}
-
-
-def _latest_block(windows: Any, kind: str, metric: str) -> dict | None:
-    """{value, lower, upper} of the last window with a `kind` value (windows are in time order)."""
-    for window in reversed(windows if isinstance(windows, list) else []):
-        block = _kind_block(window, kind, metric) if isinstance(window, dict) else {}
-        if _num(block.get("value")) is not None:
-            return block
-    return None
-
-
-def _interval(value: Any) -> dict:
-    if isinstance(value, dict):
-        return {"value": _first(value, "value", "mean", "score"), "lower": value.get("lower"),
-                "upper": value.get("upper")}
-    return {"value": value}
-
-
-def _kind_block(window: dict, kind: str, metric: str) -> dict:
-    """A window's interval for `kind`: `{kind: {metric: {...}}}`, `{kind: {...}}`, `{kind: x, kind_lower: ..}`;
-    a window with only `{metric: ...}` holds realized values."""
-    nested = window.get(kind)
-    if isinstance(nested, dict) and metric in nested:
-        nested = nested[metric]
-    if nested is None:
-        return _interval(window.get(metric)) if kind == "realized" else {}
-    block = _interval(nested)
-    if not isinstance(nested, dict):
-        block.update(lower=window.get(f"{kind}_lower"), upper=window.get(f"{kind}_upper"))
-    return block
-
-
-def _concept_samples(out: _Samples, r: dict, metric: str) -> None:
-    coverage = r.get("label_coverage")
-    out.add("driftlib_label_coverage_ratio", coverage.get("coverage") if isinstance(coverage, dict) else coverage)
-    metric = str(r.get("metric") or metric)
+def _concept_samples(out: _Samples, r: ConceptSummary, metric: str) -> None:
+    out.add("driftlib_label_coverage_ratio", r.label_coverage.get("coverage"))
+    r.metric = r.metric or metric
     for kind in ("realized", "estimated"):
-        block = _latest_block(r.get("windows"), kind, metric)
+        block = r.latest(kind)
         if block is not None:
-            out.add("driftlib_performance", block["value"], metric=metric, kind=kind)
-            out.add("driftlib_performance_lower", block.get("lower"), metric=metric, kind=kind)
-            out.add("driftlib_performance_upper", block.get("upper"), metric=metric, kind=kind)
-    reference = r.get("reference")
-    if isinstance(reference, dict):
-        reference = reference.get(metric, reference)
-    out.add("driftlib_performance_reference", _interval(reference)["value"], metric=metric)
-    out.add("driftlib_performance_degraded", r.get("degraded"))
-    verdict = r.get("verdict")
-    if verdict is not None:
-        out.add("driftlib_concept_drift", verdict in ("concept drift", "both"))
-    out.state_set("driftlib_concept_verdict", "verdict", VERDICTS, verdict)
+            out.add("driftlib_performance", block["value"], metric=r.metric, kind=kind)
+            out.add("driftlib_performance_lower", block.get("lower"), metric=r.metric, kind=kind)
+            out.add("driftlib_performance_upper", block.get("upper"), metric=r.metric, kind=kind)
+    out.add("driftlib_performance_reference", r.reference_value(), metric=r.metric)
+    out.add("driftlib_performance_degraded", r.degraded)
+    if r.verdict is not None:
+        out.add("driftlib_concept_drift", r.concept_drift)
+    out.state_set("driftlib_concept_verdict", "verdict", VERDICTS, r.verdict)
 
 
 def _version_number(version: str) -> float | None:
@@ -292,8 +240,8 @@ def _version_number(version: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _model_samples(out: _Samples, r: dict, version: str | None, promoted_at: float | None) -> None:
-    out.state_set("driftlib_retrain_decision", "decision", DECISIONS, r.get("decision"))
+def _model_samples(out: _Samples, r: RetrainSummary, version: str | None, promoted_at: float | None) -> None:
+    out.state_set("driftlib_retrain_decision", "decision", DECISIONS, r.decision)
     if version:
         out.add("driftlib_current_model_version", _version_number(version))
         out.add("driftlib_current_model_info", 1, version=version)
@@ -334,20 +282,20 @@ def run_samples(params: Params, summary: dict, carried: Carried = Carried(), *,
     """All latest-run samples for one summary.json (pure: no file access)."""
     now = datetime.now(timezone.utc).timestamp() if now is None else now
     out = _Samples(params.name)
-    drift = notebook_result(summary, NOTEBOOKS[1])
+    drift = DataDriftSummary.from_dict(notebook_result(summary, DATA_DRIFT))
     _drift_samples(out, drift, set(params.monitoring.important_features))
-    dataset_drift = drift.get("dataset_drift")
+    dataset_drift = drift.dataset_drift
     if dataset_drift is None:
         streak = carried.drift_streak_before or None  # no result: the streak neither grows nor breaks
     else:
         streak = carried.drift_streak_before + 1 if dataset_drift else 0
     out.add("driftlib_dataset_drift_consecutive_runs", streak)
-    _concept_samples(out, notebook_result(summary, NOTEBOOKS[2]), params.concept.metric)
-    retrain = notebook_result(summary, NOTEBOOKS[3])
+    _concept_samples(out, ConceptSummary.from_dict(notebook_result(summary, CONCEPT_DRIFT)), params.concept.metric)
+    retrain = RetrainSummary.from_dict(notebook_result(summary, RETRAINING))
     version, promoted = carried.version, carried.last_promotion
     if not carried.from_registry:
-        version = retrain.get("current_version") or version
-        if retrain.get("decision") == "promoted":
+        version = retrain.current_version or version
+        if retrain.decision == "promoted":
             promoted = _epoch(summary.get("finished")) or now
     _model_samples(out, retrain, str(version) if version else None, promoted)
     _run_samples(out, summary, carried.last_success, now)
@@ -401,7 +349,7 @@ def _read_summary(path: Path) -> dict | None:
 
 
 def _drift_flag(summary_file: Path) -> bool | None:
-    flag = notebook_result(_read_summary(summary_file) or {}, NOTEBOOKS[1]).get("dataset_drift")
+    flag = notebook_result(_read_summary(summary_file) or {}, DATA_DRIFT).get("dataset_drift")
     return None if flag is None else bool(flag)
 
 

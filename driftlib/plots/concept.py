@@ -169,3 +169,10 @@ def target_prediction_drift(report, ax=None):
     ax.legend(fontsize=8, ncol=2)
     ax.set_title("Target drift and prediction drift per window", fontsize=10)
     return fig
+
+
+def slice_table(report):
+    """The slice table for people (rounded, no index), or None when no slice had enough labels."""
+    if not report.slices:
+        return None
+    return pd.DataFrame(report.slices).style.format(precision=3, na_rep="–").hide(axis="index")

@@ -150,3 +150,12 @@ def distribution_plots(reference: pd.DataFrame, current: pd.DataFrame, columns: 
         axes[0].text(0.5, 0.5, "no drifted features to show", ha="center", transform=axes[0].transAxes)
     fig.tight_layout()
     return fig
+
+
+def ranked_table(ranked: pd.DataFrame, rows: int = 15):
+    """The ranking as a table for people: named columns, yes/no, rounded numbers, no index."""
+    shown = ranked.rename(columns={"column": "feature", "method": "test", "weighted": "strength x importance"})
+    shown["drifted"] = shown["drifted"].map({True: "yes", False: "no"})
+    return shown.head(rows).style.format({"score": "{:.3g}", "threshold": "{:g}", "strength": "{:.2f}",
+                                          "importance": "{:.2f}", "strength x importance": "{:.2f}"},
+                                         na_rep="–").hide(axis="index")

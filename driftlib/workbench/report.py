@@ -18,10 +18,11 @@ import nbformat
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
+from driftlib.core.contracts import NOTEBOOK_TABLE
+
 TEMPLATES = Path(__file__).parent / "templates"
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove-cell", "papermill-error-cell-tag"}
-TITLES = {"01_reference_capture": "Reference capture", "02_data_drift": "Data drift",
-          "03_concept_drift": "Concept drift", "04_retraining": "Retraining"}
+TITLES = {nb.name: nb.title for nb in NOTEBOOK_TABLE}
 
 
 def _exporter() -> HTMLExporter:

@@ -7,8 +7,10 @@ the whole outcome: there is no failure state anywhere else.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,22 +27,27 @@ import filelock
 from driftlib.workbench import report
 
 from driftlib.workbench import results
-from driftlib.config import NOTEBOOKS, Params
+from driftlib.config import Params
+from driftlib.core.contracts import (EXIT_FAILED, EXIT_OK, NOTEBOOKS, REQUIRED_PARAMETERS, notebook_spec,
+                                     typed_result, drift_exit_code)
 from driftlib.core.errors import ConfigError, DriftlibError
 from driftlib.core.clock import utc_now
+from driftlib.core import lifeline
 
-DEPENDS = {
-    "01_reference_capture": [],
-    "02_data_drift": ["01_reference_capture"],
-    "03_concept_drift": ["01_reference_capture"],
-    "04_retraining": ["02_data_drift", "03_concept_drift"],
-}
-REQUIRED_PARAMETERS = ("params_file", "run_date", "output_dir")
-EXIT_OK, EXIT_FAILED, EXIT_DATA_DRIFT, EXIT_CONCEPT_DRIFT, EXIT_BOTH_DRIFT = 0, 1, 3, 4, 5
 
 
 class RunLocked(DriftlibError):
     exit_code = 1
+
+
+class OutputsUnwritable(DriftlibError):
+    """The outputs (or state) folder ran out of space or failed to write: one line, exit 1."""
+
+    exit_code = 1
+
+
+#: OS errors that mean "the disk", not "a bug": reported as one line naming the path.
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
 @dataclass
@@ -71,6 +78,13 @@ class RunResult:
         return "success" if ok and self.notebooks else "failed"
 
     @property
+    def outcome(self) -> str:
+        """`status` refined for people: a success whose notebooks lost an artefact says so."""
+        if self.status != "success":
+            return "failed"
+        return "success with warnings" if self.warnings else "success"
+
+    @property
     def exit_code(self) -> int:
         return EXIT_OK if self.status == "success" else EXIT_FAILED
 
@@ -79,13 +93,13 @@ class RunResult:
 
     def drift_exit_code(self) -> int:
         """Exit code for `--fail-on-drift`: 3 data drift, 4 concept drift, 5 both, else 0."""
-        data = bool(self.result_of("02_data_drift").get("dataset_drift"))
-        concept = self.result_of("03_concept_drift").get("verdict") in ("concept drift", "both")
-        return {(True, True): EXIT_BOTH_DRIFT, (True, False): EXIT_DATA_DRIFT,
-                (False, True): EXIT_CONCEPT_DRIFT}.get((data, concept), EXIT_OK)
+        drift = typed_result("02", self.result_of("02_data_drift"))
+        concept = typed_result("03", self.result_of("03_concept_drift"))
+        return drift_exit_code(bool(drift.dataset_drift), concept.concept_drift)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_date": self.run_date, "status": self.status, "model": self.model,
+        return {"run_date": self.run_date, "status": self.status, "outcome": self.outcome,
+                "model": self.model,
                 "started": self.started, "finished": self.finished,
                 "duration_s": round(self.duration_s, 2), "warnings": self.warnings,
                 "notebooks": [asdict(nb) for nb in self.notebooks]}
@@ -138,42 +152,72 @@ class Runner:
     # -- orchestration ----------------------------------------------------------------------------
     def run(self) -> RunResult:
         outputs = self.params.outputs_dir
-        outputs.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".staging-{self.run_date}-", dir=outputs))
-        staging.chmod(0o755)  # mkdtemp makes it private; reports are read by web servers and people
+        published = False
         try:
-            if self.final_dir.is_dir() and set(self.names) != set(NOTEBOOKS):
-                shutil.copytree(self.final_dir, staging, dirs_exist_ok=True)
-            run = self._run_all(staging)
-            self._finish(run, staging)
-            self._swap_in(staging)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        run.output_dir = self.final_dir
-        self._after_run(run)
+            outputs.mkdir(parents=True, exist_ok=True)
+            self._recover_leftovers(outputs)
+            staging = Path(tempfile.mkdtemp(prefix=f".staging-{self.run_date}-{os.getpid()}-", dir=outputs))
+            staging.chmod(0o755)  # mkdtemp makes it private; reports are read by web servers and people
+            try:
+                if self.final_dir.is_dir() and set(self.names) != set(NOTEBOOKS):
+                    shutil.copytree(self.final_dir, staging, dirs_exist_ok=True)
+                run = self._run_all(staging)
+                self._finish(run, staging)
+                self._swap_in(staging)
+                published = True
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            run.output_dir = self.final_dir
+            self._after_run(run)
+        except OSError as err:
+            if err.errno not in DISK_ERRNOS:
+                raise
+            raise disk_error(err, 'run.outputs', None if published else self.final_dir) from None
         return run
+
+    def _recover_leftovers(self, outputs: Path) -> None:
+        """Clean what a killed run left in outputs/ (we hold the run lock); a run killed between the
+        two renames of `_swap_in` left its date without a folder: put the previous report back."""
+        leftovers = sorted(outputs.glob(".old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for path in leftovers + sorted(outputs.glob(".staging-*")):
+            match = _LEFTOVER.match(path.name)
+            pid = int(match["pid"]) if match and match["pid"] else None
+            if pid is not None and pid != os.getpid() and lifeline.pid_alive(pid):
+                continue  # a live run (of a model sharing this folder) is using it
+            target = outputs / match["date"] if match and path.name.startswith(".old-") else None
+            if target is not None and not target.exists():
+                os.replace(path, target)
+                self.progress(f"recovered: {target.name}/ restored from {path.name} "
+                              "(a run was killed while publishing it)")
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                self.progress(f"recovered: removed {path.name} left by an interrupted run")
 
     def _run_all(self, staging: Path) -> RunResult:
         run = RunResult(run_date=self.run_date, model=self.params.name, output_dir=staging)
+        self._render_warnings: list[str] = []
         start = self.clock()
         run.started = _iso(start)
         t0 = time.monotonic()
         previous = self._previous_statuses()
         for i, name in enumerate(self.names, 1):
-            blocked = [d for d in DEPENDS[name]
+            blocked = [d for d in notebook_spec(name).depends
                        if (d in self.names and self._status(run, d) != "success")
                        or (d not in self.names and previous.get(d) not in (None, "success"))]
             if blocked:
                 nb = NotebookRun(name, status="skipped", error=f"skipped: {', '.join(blocked)} did not succeed")
                 self.progress(f"[{i}/{len(self.names)}] {name}: skipped ({nb.error})")
             else:
-                self.progress(f"[{i}/{len(self.names)}] {name}: running …")
+                self._label = f"[{i}/{len(self.names)}] {name}"
+                self.progress(f"{self._label}: running …")
                 nb = self._execute(name, staging)
                 self.progress(f"[{i}/{len(self.names)}] {name}: {nb.status} in {nb.duration_s:.1f} s"
                               + (f" — {nb.error}" if nb.error else ""))
             run.notebooks.append(nb)
         if set(self.names) != set(NOTEBOOKS):
             run.notebooks = self._merge_previous(run.notebooks, staging)
+        run.warnings = self._render_warnings + [
+            f"{nb.name}: {w}" for nb in run.notebooks for w in notebook_warnings(nb.result)]
         run.finished = _iso(self.clock())
         run.duration_s = time.monotonic() - t0
         return run
@@ -223,23 +267,45 @@ class Runner:
             spec = {"input": str(notebook_dir(self.params) / f"{name}.ipynb"), "output": str(out_path),
                     "parameters": parameters, "cwd": str(notebook_dir(self.params)),
                     "cell_timeout": self.params.run.cell_timeout_s,
-                    "progress": self.show_cell_progress, "status_file": str(Path(tmp) / "status.json")}
+                    "progress": self.show_cell_progress, "status_file": str(Path(tmp) / "status.json"),
+                    "runner_pid": os.getpid()}
             spec_path = Path(tmp) / "spec.json"
             spec_path.write_text(json.dumps(spec))
             proc = subprocess.Popen([sys.executable, "-m", "driftlib.workbench.worker", str(spec_path)],
                                     start_new_session=True, stdout=subprocess.DEVNULL,
-                                    stderr=None if self.show_cell_progress else subprocess.DEVNULL)
+                                    stderr=None if self.show_cell_progress else subprocess.DEVNULL,
+                                    env={**os.environ, lifeline.RUNNER_PID_ENV: str(os.getpid())})
             try:
-                proc.wait(timeout=self.params.run.notebook_timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                finished = self._wait(proc, self.params.run.notebook_timeout_s)
+            except BaseException:  # Ctrl-C, SIGTERM handler, …: take the worker and kernel along
+                lifeline.kill_tree(proc.pid)
                 proc.wait()
-                return "timeout", f"exceeded the wall-clock limit of {self.params.run.notebook_timeout_s} s"
+                raise
+            if not finished:
+                lifeline.kill_tree(proc.pid)  # the kernel runs in a session of its own
+                proc.wait()
+                return "timeout", (f"exceeded run.notebook_timeout_s = {self.params.run.notebook_timeout_s} s "
+                                   "(wall-clock limit of one notebook)")
             status_file = Path(spec["status_file"])
             if not status_file.is_file():
                 return "failed", f"the notebook process exited with code {proc.returncode} without a status"
             outcome = json.loads(status_file.read_text())
             return outcome["status"], outcome["error"]
+
+    heartbeat_s = 30.0
+
+    def _wait(self, proc: subprocess.Popen, timeout_s: float) -> bool:
+        """Wait for the worker; every `heartbeat_s` say how long it has been running. False on timeout."""
+        t0 = time.monotonic()
+        while (left := timeout_s - (time.monotonic() - t0)) > 0:
+            try:
+                proc.wait(timeout=min(left, self.heartbeat_s))
+                return True
+            except subprocess.TimeoutExpired:
+                if not self.show_cell_progress and time.monotonic() - t0 < timeout_s:
+                    self.progress(f"{getattr(self, '_label', 'notebook')}: still running, "
+                                  f"{time.monotonic() - t0:.0f} s elapsed")
+        return proc.poll() is not None
 
     def _render(self, nb: NotebookRun, out_path: Path, parameters: dict[str, Any]) -> str | None:
         html = out_path.with_suffix(".html")
@@ -248,10 +314,11 @@ class Runner:
         banner = {"model": self.params.name, "run_date": self.run_date, "status": nb.status,
                   "headline": (nb.result or {}).get("headline"), "error": nb.error, "parameters": shown}
         try:
-            report.render_notebook(out_path, html, title=f"{report.TITLES.get(nb.name, nb.name)} — "
+            report.render_notebook(out_path, html, title=f"{notebook_spec(nb.name).title} — "
                                    f"{self.params.name} — {self.run_date}", banner=banner)
         except Exception as err:  # noqa: BLE001 - a broken render must not hide the run's outcome
             nb.error = (nb.error or "") + f" (HTML rendering failed: {err})"
+            self._render_warnings.append(f"{nb.name}: HTML report not written: {type(err).__name__}: {err}")
             return None
         return html.name
 
@@ -269,7 +336,12 @@ class Runner:
         if self.final_dir.exists():
             trash = self.final_dir.with_name(f".old-{self.run_date}-{os.getpid()}")
             os.replace(self.final_dir, trash)
-        os.replace(staging, self.final_dir)
+        try:
+            os.replace(staging, self.final_dir)
+        except BaseException:
+            if trash is not None:
+                os.replace(trash, self.final_dir)  # put the previous report back
+            raise
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
 
@@ -281,9 +353,30 @@ class Runner:
                 hook(self.params, run.output_dir, summary)
             except Exception as err:  # noqa: BLE001
                 run.warnings.append(f"{label}: {type(err).__name__}: {err}")
-        report.write_index(self.params.outputs_dir, title=f"driftlib reports — {self.params.name}")
+        try:
+            report.write_index(self.params.outputs_dir, title=f"driftlib reports — {self.params.name}")
+        except OSError as err:
+            run.warnings.append(f"index: {err.strerror or err}: {err.filename or self.params.outputs_dir}")
         if run.warnings:
             self._finish(run, run.output_dir)
+
+
+_LEFTOVER = re.compile(r"^\.(?:staging|old)-(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<pid>\d+)(?=-|$))?")
+
+
+def notebook_warnings(result: dict[str, Any] | None) -> list[str]:
+    """A notebook result's `warnings` (artefacts it could not write …) as a list of strings."""
+    found = (result or {}).get("warnings") or []
+    return [found] if isinstance(found, str) else [str(w) for w in found]
+
+
+def disk_error(err: OSError, field_name: str, untouched: Path | None = None) -> DriftlibError:
+    """One line naming the path instead of a traceback; read-only/permission is configuration (2)."""
+    where, what = err.filename or "?", err.strerror or str(err)
+    state = f" ({untouched} was left as it was)" if untouched is not None else ""
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return ConfigError(f"field '{field_name}': cannot write {where}: {what}{state}")
+    return OutputsUnwritable(f"cannot write {where}: {what}{state}")
 
 
 def _metrics_hook(params: Params, output_dir: Path, summary: dict) -> None:
@@ -321,12 +414,21 @@ def run_pipeline(params: Params, run_date: str | None = None, *, only: list[str]
     if unknown:
         raise ConfigError(f"--only: unknown notebook {', '.join(unknown)} (choose from {', '.join(NOTEBOOKS)})")
     check_notebooks(params, names)
-    lock = run_lock(params)
+    try:
+        lock = run_lock(params)
+    except OSError as err:
+        if err.errno not in DISK_ERRNOS:
+            raise
+        raise disk_error(err, "run.state_dir") from None
     try:
         lock.acquire(timeout=-1 if wait else 0)
     except filelock.Timeout:
         raise RunLocked(f"another driftlib run for '{params.name}' is in progress "
                         f"(lock {lock.lock_file}); use --wait to queue behind it") from None
+    except OSError as err:
+        if err.errno not in DISK_ERRNOS:
+            raise
+        raise disk_error(err, "run.state_dir") from None
     try:
         return Runner(params, run_date, only=names, extra=extra, progress=progress, clock=clock,
                       show_cell_progress=show_cell_progress).run()

@@ -1,0 +1,131 @@
+"""Notebook 02's decisions in one place: which features matter, the headline, and the typed summary.
+
+The notebook only calls these and plots; the wording of the headline is made here once, so the
+report, the index and the run summary can never say different things.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from driftlib.core.contracts import DataDriftSummary
+from driftlib.core.errors import DriftlibError
+
+
+@dataclass
+class Importance:
+    """How much the model relies on each feature, or why that is unknown."""
+
+    values: pd.Series | None = None
+    note: str = ""
+
+
+def model_importance(model_loader, reference: pd.DataFrame, features: list[str], target: str,
+                     *, n_repeats: int = 3, max_rows: int = 5000) -> Importance:
+    """Permutation importance on the labelled reference; a missing model or label only costs the ranking."""
+    from driftlib.drift.quality import feature_importance
+
+    try:
+        model = model_loader() if callable(model_loader) and not hasattr(model_loader, "predict") else model_loader
+        labelled = reference[reference[target].notna()]
+        values = feature_importance(model, labelled[features], labelled[target], n_repeats=n_repeats,
+                                    max_rows=max_rows)
+        return Importance(values)
+    except (DriftlibError, KeyError, ValueError, TypeError) as err:
+        return Importance(None, f"Feature importance unavailable ({err}); features are ranked by drift "
+                                "strength alone.")
+
+
+def period_text(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """'01 Jun 2013 to 30 Jun 2013' for the window [start, end)."""
+    return f"{start:%d %b %Y} to {end - pd.Timedelta(days=1):%d %b %Y}"
+
+
+def output_drifted(drift) -> list[str]:
+    return [name for name, o in (drift.prediction_drift or {}).items() if o["drifted"]]
+
+
+def headline(drift, drifted_ranked: list[str], period: str) -> str:
+    """The one sentence for the report, the index and summary.json."""
+    if drift.status != "ok":
+        return f"Not enough production data to judge drift ({drift.n_rows:,} predictions, {period})."
+    text = (f"{'Dataset drift' if drift.dataset_drift else 'No dataset drift'}: "
+            f"{len(drifted_ranked)} of {len(drift.tested)} features drifted ({period})")
+    if drifted_ranked:
+        text += f"; most important: {', '.join(drifted_ranked[:3])}"
+    return text + ("; model output drifted." if output_drifted(drift) else ".")
+
+
+def bullets(drift, n_reference: int, drift_share: float, importance: Importance) -> list[str]:
+    """The lines under the headline: sizes, the rule, each model output."""
+    lines = []
+    if drift.status == "ok":
+        lines += [f"- {drift.n_rows:,} predictions in production compared with {n_reference:,} reference rows.",
+                  f"- Dataset drift is declared when at least {drift_share:.0%} of the features drifted; "
+                  f"this time {drift.share_drifted:.0%} did."]
+        for name, o in (drift.prediction_drift or {}).items():
+            if o["status"] == "ok":
+                lines.append(f"- Model output `{name}`: {'**changed**' if o['drifted'] else 'stable'} "
+                             f"({o['method']} {o['score']:.3g}, threshold {o['threshold']:g}).")
+    if importance.note:
+        lines.append(f"- {importance.note}")
+    return lines
+
+
+def window_notes(windowed, window: str, min_rows: int) -> str:
+    w = windowed.windows
+    first = windowed.first_drift().dropna()
+    notes = [f"{len(w)} windows of {window}; {int((w['status'] != 'ok').sum())} with fewer than "
+             f"{min_rows} predictions; {int(w['dataset_drift'].eq(True).sum())} with dataset drift."]
+    notes += [f"- `{col}` first drifted in the window starting {when:%d %b %Y}" for col, when in first.items()]
+    return "\n".join(notes)
+
+
+def column_rows(drift, ranked: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per-feature rows of the summary, joined by column name (never by row order)."""
+    extra = drift.features.set_index("column")[["status", "strength"]]
+    rows = []
+    for row in drift.to_dict()["columns"]:
+        status, strength = extra.loc[row["column"], "status"], extra.loc[row["column"], "strength"]
+        rows.append({**row, "status": status, "strength": None if pd.isna(strength) else float(strength)})
+    return rows
+
+
+def summarise(drift, ranked: pd.DataFrame, windowed, quality, *, n_reference: int, start, end, period: str,
+              evidently_html: str | None = None, warnings: list[str] = ()) -> DataDriftSummary:
+    """Notebook 02's typed result (the keys of DESIGN.md's summary.json contract, plus details)."""
+    drifted_ranked = ranked.loc[ranked["drifted"].astype(bool), "column"].tolist()
+    return DataDriftSummary(
+        headline=headline(drift, drifted_ranked, period), warnings=list(warnings),
+        dataset_drift=drift.dataset_drift, share_drifted=drift.share_drifted, drifted_columns=drifted_ranked,
+        prediction_drift=drift.prediction_drift or {}, columns=column_rows(drift, ranked), n_rows=drift.n_rows,
+        extra={"windows": windowed.to_dict(), "quality": {**quality.counts(), "by_check": quality.by_check()},
+               "n_reference": n_reference, "period": {"start": start, "end": end},
+               "evidently_html": evidently_html})
+
+
+@dataclass
+class EvidentlyOutcome:
+    html: str | None = None
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def evidently_views(params, reference, current, numeric, categorical, out_dir) -> EvidentlyOutcome:
+    """Evidently's interactive report and the UI snapshot. An auxiliary view must not sink the report,
+    but a failure to write it is a run warning, not silence. Evidently is imported only here."""
+    if len(current) < params.drift.min_rows:
+        return EvidentlyOutcome(message="Too few production rows for Evidently's report.")
+    from driftlib.drift.evidently_io import SNAPSHOT_FILE, evidently_report, save_html, save_snapshot
+
+    try:
+        snapshot = evidently_report(reference, current, numeric, categorical, sample=params.drift.evidently_sample,
+                                    columns=params.drift.columns, drift_share=params.drift.drift_share)
+        name = save_html(snapshot, out_dir / "02_evidently_drift.html").name
+        save_snapshot(snapshot, out_dir / SNAPSHOT_FILE)  # the run adds it to the Evidently UI workspace
+        return EvidentlyOutcome(name, f"[Open Evidently's interactive drift report]({name})")
+    except Exception as err:  # noqa: BLE001 - say why the view is missing, and flag the run
+        why = f"Evidently's report could not be built: {type(err).__name__}: {err}"
+        return EvidentlyOutcome(None, f"`{why}`", [why])

@@ -100,13 +100,14 @@ def test_fsync_sink_writes_the_same_records(tmp_path):
     assert len(read_log(tmp_path / "logs").frame) == 3
 
 
-def test_unreadable_log_names_the_file(sink, tmp_path):
+def test_irreconcilable_record_is_quarantined_not_fatal(sink, tmp_path):
     sink.write_predictions([pred(T0)])
     path = sink.file_for("predictions", "2013-04-01")
     with open(path, "ab") as fh:  # valid JSON lines whose types cannot be reconciled
         fh.write(b'{"request_id":"x","timestamp":"2013-04-01T00:00:00+00:00","features":[1,2]}\n')
-    with pytest.raises(InputError, match=str(path)):
-        read_log(tmp_path / "logs")
+    got = read_log(tmp_path / "logs")
+    assert len(got.frame) == 1 and got.quarantined == 1
+    assert got.quarantined_sample == [{"file": str(path), "line": 2, "reason": "features is not an object"}]
 
 
 def test_writer_reopening_a_torn_file_starts_a_fresh_line(tmp_path):

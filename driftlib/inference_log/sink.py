@@ -10,43 +10,43 @@ One file per writer process and date partition, so workers never share a file; e
 that was acknowledged survives `kill -9` of the server. A crash can still leave a torn last line:
 the reader skips, counts and reports it, and a writer reopening such a file starts a fresh line.
 
+A failed write (disk full, I/O error) leaves the file as it was: whatever part of the batch
+reached the file is truncated away, so the next acknowledged record never lands on a partial
+line. The sink then reports itself not writable (`failing`, `check_writable` for /health) until
+a write or a probe succeeds again.
+
 Sinks are small classes chosen by name (`params.log.sink`) from `SINKS`; a Parquet or database
 sink plugs in by subclassing `Sink` and decorating it with `@register_sink("name")`.
+
+Reading (`read_log`, `join_feedback`, `LogRead`) lives in `driftlib.inference_log.reader` and is
+re-exported here.
 """
 from __future__ import annotations
 
-import html
-import io
+import errno
 import logging
 import os
 import re
 import socket
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import msgspec
-import pandas as pd
-import pyarrow as pa
-import pyarrow.json as pajson
 
-from driftlib.core.clock import utc
-from driftlib.core.errors import ConfigError, DriftlibError, InputError
+from driftlib.core.errors import ConfigError, DriftlibError
+# reading: re-exported so `driftlib.inference_log.sink` stays the one import for the log
+from driftlib.inference_log.reader import (FEEDBACK_COLUMNS, KINDS, PREDICTION_COLUMNS,  # noqa: F401
+                                           LogRead, join_feedback, log_files, read_log)
 
 log = logging.getLogger(__name__)
 
-KINDS = ("predictions", "feedback")
-PREDICTION_COLUMNS = ["request_id", "timestamp", "model_version", "prediction", "probability",
-                      "unknown_categories"]
-FEEDBACK_COLUMNS = ["request_id", "label", "timestamp"]
 _ENCODER = msgspec.json.Encoder()  # ~6x faster than json.dumps; NaN/inf become null (valid JSON)
 _ID_RE = re.compile(r"^(\d{8})-[0-9a-f]{32}$")
 # A complete prediction line as this module writes it: request_id first, closing brace last.
 _LINE_ID_RE = re.compile(rb'^\{"request_id":"([^"\\]+)".*\}$', re.M)
-_PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
 
 class LogWriteError(DriftlibError):
@@ -113,6 +113,7 @@ class Sink:
     formatted by `format_timestamp`. Writes must be durable (handed to the OS) on return."""
 
     name = "base"
+    failing: str | None = None  # why the last write failed, until one succeeds again
 
     @classmethod
     def from_params(cls, params) -> "Sink":
@@ -168,11 +169,30 @@ class JsonlSink(Sink):
         return self._index.known(ids)
 
     def check_writable(self) -> bool:
+        """Can the log be written now? After a failed write, a small probe file decides."""
         try:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         except OSError:
             return False
-        return os.access(self.log_dir, os.W_OK | os.X_OK)
+        if not os.access(self.log_dir, os.W_OK | os.X_OK):
+            return False
+        if self.failing is not None:
+            with self._lock:
+                self._probe()
+        return self.failing is None
+
+    def _probe(self) -> None:
+        path = self.log_dir / f".probe-{self.host}-{os.getpid()}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                self._write_all(fd, b"\0" * 4096)
+            finally:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+        except OSError:
+            return
+        self.failing = None
 
     def close(self) -> None:
         with self._lock:
@@ -185,20 +205,49 @@ class JsonlSink(Sink):
         by_day: dict[str, list[dict]] = {}
         for rec in records:
             by_day.setdefault(rec["timestamp"][:10], []).append(rec)
+        payloads = [(day, _ENCODER.encode_lines(group)) for day, group in by_day.items()]
         with self._lock:
-            for day, group in by_day.items():  # one os.write of whole lines per partition
-                self._append(self._fd(kind, day), _ENCODER.encode_lines(group))
+            done: list[tuple[str, int, int]] = []  # (day, fd, size before) of this call's writes
+            try:
+                for day, data in payloads:  # one os.write of whole lines per partition
+                    fd = self._fd(kind, day)
+                    done.append((day, fd, os.lseek(fd, 0, os.SEEK_END)))
+                    self._write_all(fd, data)
+                    if self.fsync:
+                        os.fsync(fd)
+            except (OSError, LogWriteError) as err:
+                for day, fd, size in done:  # all or nothing: no partial line, no half batch
+                    self._rollback(kind, day, fd, size)
+                cause = err.__cause__ if isinstance(err, LogWriteError) else err
+                self.failing = (f"{errno.errorcode.get(cause.errno, 'OSError')}: {cause.strerror or cause}"
+                                if isinstance(cause, OSError) else str(err))
+                raise LogWriteError(f"cannot write the inference log ({self.failing})") from err
+            self.failing = None
         return len(records)
 
-    def _append(self, fd: int, data: bytes) -> None:
+    def _write_fd(self, fd: int, data: memoryview) -> int:
+        """One os.write (a seam for tests that inject ENOSPC)."""
+        return os.write(fd, data)
+
+    def _write_all(self, fd: int, data: bytes) -> None:
         view = memoryview(data)
+        while view:
+            view = view[self._write_fd(fd, view):]
+
+    def _rollback(self, kind: str, day: str, fd: int, size: int) -> None:
+        """Cut the file back to `size`; if that fails too, drop the descriptor so the next open
+        starts a fresh line after the partial one (the reader skips it as torn)."""
         try:
-            while view:
-                view = view[os.write(fd, view):]
+            os.ftruncate(fd, size)
             if self.fsync:
                 os.fsync(fd)
         except OSError as err:
-            raise LogWriteError(f"{self.log_dir}: cannot write the inference log ({err})") from err
+            log.error("inference log: cannot truncate after a failed write (%s)", err)
+            self._fds.pop((kind, day), None)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def _fd(self, kind: str, day: str) -> int:
         if os.getpid() != self._pid:  # forked: the parent's descriptors are not ours to use
@@ -280,148 +329,3 @@ class RequestIndex:
             end = chunk.rfind(b"\n") + 1  # only whole lines; a line still being written waits
             seen.update(m.decode() for m in _LINE_ID_RE.findall(chunk[:end]))
             offsets[entry.name] = start + end
-
-
-# -- reading ----------------------------------------------------------------------------------
-@dataclass
-class LogRead:
-    """Records of one kind for a date range, with what was skipped."""
-
-    frame: pd.DataFrame
-    files: list[Path] = field(default_factory=list)
-    torn_lines: int = 0
-    torn: list[tuple[str, int]] = field(default_factory=list)  # (file, 1-based line number)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rows": len(self.frame), "files": [str(f) for f in self.files],
-                "torn_lines": self.torn_lines,
-                "torn": [{"file": f, "line": n} for f, n in self.torn]}
-
-    def _repr_html_(self) -> str:
-        warn = (f"; <b>{self.torn_lines} torn line(s) skipped</b> "
-                f"({html.escape(', '.join(f'{Path(f).name}:{n}' for f, n in self.torn[:5]))})"
-                if self.torn_lines else "")
-        return (f"<p>Inference log: {len(self.frame):,} records from {len(self.files)} file(s)"
-                f"{warn}</p>" + self.frame.head(10).to_html(index=False))
-
-
-def _as_day(value) -> date | None:
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    return utc(value).date()
-
-
-def log_files(log_dir: str | Path, kind: str, start=None, end=None) -> list[Path]:
-    """Files of the date partitions in [start, end] (inclusive dates; None = open-ended)."""
-    if kind not in KINDS:
-        raise InputError(f"log kind '{kind}' must be one of {', '.join(KINDS)}")
-    first, last = _as_day(start), _as_day(end)
-    root = Path(log_dir) / kind
-    if not root.is_dir():
-        return []
-    files = []
-    for part in sorted(root.iterdir()):
-        m = _PARTITION_RE.match(part.name)
-        if not m:
-            continue
-        day = date.fromisoformat(m.group(1))
-        if (first and day < first) or (last and day > last):
-            continue
-        files.extend(sorted(part.glob("*.jsonl")))
-    return files
-
-
-def _clean_lines(data: bytes, name: str, torn: list[tuple[str, int]]) -> bytes:
-    """Drop lines that are not whole JSON objects (a crash's torn write), remembering where."""
-    lines = data.split(b"\n")
-    keep = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            if isinstance(msgspec.json.decode(line), dict):
-                keep.append(line)
-                continue
-        except msgspec.DecodeError:
-            pass
-        torn.append((name, n))
-    return b"\n".join(keep) + b"\n" if keep else b""
-
-
-_TOP_FIELDS = {"predictions": pa.schema([("request_id", pa.string()), ("timestamp", pa.string()),
-                                          ("model_version", pa.string())]),
-               "feedback": pa.schema([("request_id", pa.string()), ("timestamp", pa.string())])}
-
-
-def _parse(data: bytes, kind: str) -> pa.Table | None:
-    if not data.strip():
-        return None
-    options = pajson.ParseOptions(explicit_schema=_TOP_FIELDS[kind], unexpected_field_behavior="infer")
-    return pajson.read_json(io.BytesIO(data), parse_options=options)
-
-
-def _read_file(path: Path, kind: str, torn: list[tuple[str, int]]) -> pa.Table | None:
-    data = path.read_bytes()
-    cut = data.rfind(b"\n") + 1
-    try:  # fast path: whole lines, at most a torn tail after the last newline
-        table = _parse(data[:cut], kind)
-        if data[cut:].strip():
-            torn.append((str(path), data.count(b"\n") + 1))
-    except pa.ArrowInvalid:  # a torn line inside the file (the writer restarted after a crash)
-        try:
-            table = _parse(_clean_lines(data, str(path), torn), kind)
-        except pa.ArrowInvalid as err:
-            raise InputError(f"{path}: inference log cannot be read ({err})") from None
-    return None if table is None or table.num_rows == 0 else _flatten(table)
-
-
-def _flatten(table: pa.Table) -> pa.Table:
-    """features.x -> x, flags.unknown_categories -> unknown_categories."""
-    while any(pa.types.is_struct(f.type) for f in table.schema):
-        table = table.flatten()
-    names = [n.split(".", 1)[1] if n.startswith(("features.", "flags.")) else n
-             for n in table.column_names]
-    return table.rename_columns(names)
-
-
-def read_log(log_dir: str | Path, kind: str = "predictions", start=None, end=None) -> LogRead:
-    """Records of `kind` whose date partition lies in [start, end] (inclusive dates).
-
-    Features are flattened to columns; `timestamp` is tz-aware UTC. Torn lines (a crash mid-write)
-    are skipped, counted in `torn_lines` and listed in `torn`.
-    """
-    files = log_files(log_dir, kind, start, end)
-    torn: list[tuple[str, int]] = []
-    tables = [t for f in files if (t := _read_file(f, kind, torn)) is not None]
-    if torn:
-        log.warning("inference log: skipped %d torn line(s), first in %s:%d", len(torn), *torn[0])
-    base = PREDICTION_COLUMNS if kind == "predictions" else FEEDBACK_COLUMNS
-    if not tables:
-        frame = pd.DataFrame({c: pd.Series(dtype="object") for c in base})
-    else:
-        frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
-    if kind == "predictions" and "unknown_categories" not in frame:
-        frame["unknown_categories"] = [[] for _ in range(len(frame))]
-    return LogRead(frame=frame, files=files, torn_lines=len(torn), torn=torn)
-
-
-def join_feedback(pred: pd.DataFrame, fb: pd.DataFrame, as_of=None) -> pd.DataFrame:
-    """Add `label` and `label_timestamp`: the latest feedback per request_id received before
-    `as_of` (all of it when None). Predictions without such feedback get NaN / NaT; feedback for
-    ids that are not in `pred` is ignored."""
-    out = pred.copy()
-    fb = fb[["request_id", "label", "timestamp"]] if len(fb) else fb
-    if len(fb) and as_of is not None:
-        fb = fb[fb["timestamp"] < utc(as_of)]
-    if not len(fb):
-        out["label"] = pd.Series(float("nan"), index=out.index, dtype="float64")
-        out["label_timestamp"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
-        return out
-    latest = (fb.sort_values("timestamp", kind="stable")
-              .drop_duplicates("request_id", keep="last")
-              .rename(columns={"timestamp": "label_timestamp"})
-              .set_index("request_id"))
-    out["label"] = out["request_id"].map(latest["label"])
-    out["label_timestamp"] = out["request_id"].map(latest["label_timestamp"])
-    return out

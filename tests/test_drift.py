@@ -44,8 +44,9 @@ def test_score_flags_the_shifted_column_only(fitted, rng):
 
 def test_to_dict_is_the_cli_json_shape(fitted, rng):
     d = fitted.score(frame(rng, 500, shift=1.0)).to_dict()
-    assert list(d) == ["columns", "share_drifted", "dataset_drift"]
-    assert all(list(c) == ["column", "method", "score", "threshold", "drifted"] for c in d["columns"])
+    assert list(d)[:3] == ["columns", "share_drifted", "dataset_drift"]  # the contract; more keys after
+    assert all(list(c)[:5] == ["column", "method", "score", "threshold", "drifted"] for c in d["columns"])
+    assert {c["status"] for c in d["columns"]} == {"ok"} and d["untestable"] == [] and d["verdict"] == "no drift"
     json.dumps(d, allow_nan=False)
 
 
@@ -79,8 +80,10 @@ def test_missing_and_retyped_columns_are_reported_not_counted(fitted, rng):
     cur = frame(rng, 800, shift=1.0).drop(columns=["y"]).assign(k=lambda d: d["k"].map(str))
     res = fitted.score(cur)
     status = res.table.set_index("column")["status"]
-    assert status["y"] == "missing column" and status["k"] == "invalid type"
+    assert status["y"] == "missing column" and status["k"] == "type changed"
     assert res.share_drifted == pytest.approx(1 / 2)  # x drifted, city not; y and k untested
+    assert res.untestable == ["y", "k"] and res.dataset_drift is True
+    assert res.headline.endswith("; not testable: y (missing column), k (type changed).")
 
 
 def test_too_few_rows_is_insufficient_data_never_no_drift(rng):
@@ -126,10 +129,12 @@ def test_threads_give_the_same_answer(rng):
 
 
 def test_infers_types_when_not_given(rng):
-    ref = frame(rng, 200).assign(ts=pd.Timestamp("2024-01-01"), flag=True)
+    ref = frame(rng, 200).assign(ts=pd.Timestamp("2024-01-01"), flag=True, n=rng.integers(0, 50, 200))
     det = DriftDetector(exclude=["y"]).fit(ref)
     kinds = det.score(ref).table.set_index("column")["kind"].to_dict()
-    assert kinds == {"x": "numeric", "k": "numeric", "city": "categorical", "flag": "categorical"}
+    # k: int dtype with 3 values, which Evidently's own inference types categorical; n: 50 values
+    assert kinds == {"x": "numeric", "k": "categorical", "n": "numeric", "city": "categorical",
+                     "flag": "categorical"}
 
 
 def test_empty_reference_column_is_flagged(rng):
@@ -240,5 +245,6 @@ def test_html_repr_has_the_headline(fitted, rng):
 
 def test_headline_says_why_nothing_was_tested(fitted, rng):
     res = fitted.score(pd.DataFrame({"other": rng.normal(size=500)}))
-    assert res.headline == "No feature could be tested (missing column: 4)."
+    assert res.headline == ("No feature could be tested: x (missing column), y (missing column), "
+                            "k (missing column), city (missing column).")
     assert res.dataset_drift is None

@@ -15,7 +15,7 @@ import html
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
@@ -44,8 +44,13 @@ from driftlib.drift.stats.registry import FEW_VALUES
 OK = "ok"
 INSUFFICIENT = "insufficient data"
 MISSING = "missing column"
-INVALID = "invalid type"
+INVALID = "type changed"
+EMPTY = "no values"
+NOT_TESTABLE = "not testable"
 NO_REFERENCE = "no reference data"
+REASONS = {NOT_TESTABLE: "score not computable"}  # how a status reads in the headline, where it differs
+DRIFT, NO_DRIFT, UNDETERMINED = "drift", "no drift", "undetermined"
+EVIDENTLY_INT_CATEGORIES = 10  # Evidently types an int column with at most this many values categorical
 FEATURE, OUTPUT = "feature", "output"
 KIND_ALIASES = {"num": NUMERIC, "numeric": NUMERIC, "numerical": NUMERIC,
                 "cat": CATEGORICAL, "categorical": CATEGORICAL}
@@ -62,12 +67,22 @@ class ColumnSpec:
     role: str = FEATURE
     test: StatTest | None = None
     threshold: float | None = None
+    auto: bool = False  # integer column typed per scored frame, as Evidently infers an unlabelled one
 
 
 # -- results ------------------------------------------------------------------------------------
 @dataclass
 class DriftResult:
-    """Drift of one current frame (or window) against the reference, one row per column."""
+    """Drift of one current frame (or window) against the reference, one row per column.
+
+    How columns that could not be tested count (missing, type changed, no values, too few values,
+    a score that is not a finite number): `share_drifted` is the drifted share of the *tested*
+    features; the untested ones are listed in `untestable` (with `untestable_reasons`), named in
+    the headline and turned into critical findings (`findings()`). `dataset_drift` is True when
+    the tested share reaches `drift_share`; False only when it stays below it even if every untested
+    feature had drifted; otherwise None, with `verdict` "undetermined". So an untestable column can
+    never make the verdict read "no drift" with confidence.
+    """
 
     table: pd.DataFrame
     drift_share: float = 0.5
@@ -86,7 +101,21 @@ class DriftResult:
 
     @property
     def status(self) -> str:
+        """"ok" when at least one feature was tested, else "insufficient data"."""
         return OK if len(self.tested) else INSUFFICIENT
+
+    @property
+    def untestable(self) -> list[str]:
+        """Features that could not be tested, in table order."""
+        f = self.features
+        return list(f.loc[f["status"] != OK, "column"])
+
+    @property
+    def untestable_reasons(self) -> dict[str, str]:
+        """{feature: status} of the untestable features."""
+        f = self.features
+        f = f[f["status"] != OK]
+        return dict(zip(f["column"], f["status"]))
 
     @property
     def n_drifted(self) -> int:
@@ -100,8 +129,22 @@ class DriftResult:
 
     @property
     def dataset_drift(self) -> bool | None:
+        """True / False as Evidently decides on the tested features; None when nothing was tested or
+        when the untestable features could have tipped a "no drift" (see the class docstring)."""
         share = self.share_drifted
-        return None if share is None else bool(share >= self.drift_share)
+        if share is None:
+            return None
+        if share >= self.drift_share:
+            return True
+        n, u = len(self.tested), len(self.untestable)
+        return False if (self.n_drifted + u) / (n + u) < self.drift_share else None
+
+    @property
+    def verdict(self) -> str:
+        """"drift", "no drift", "undetermined" (untestable features could tip it) or "insufficient data"."""
+        if self.status != OK:
+            return INSUFFICIENT
+        return {True: DRIFT, False: NO_DRIFT, None: UNDETERMINED}[self.dataset_drift]
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -119,31 +162,81 @@ class DriftResult:
         keys = ["method", "score", "threshold", "drifted", "status"]
         return {r["column"]: {k: to_jsonable(r[k]) for k in keys} for _, r in out.iterrows()}
 
+    def findings(self) -> list:
+        """Critical data quality findings, one per untestable feature (`driftlib.drift.quality.Finding`).
+        A window too small to test anything gives one warning instead."""
+        from driftlib.drift.quality import CRITICAL, WARNING, Finding
+
+        if self.status != OK and set(self.untestable_reasons.values()) <= {INSUFFICIENT}:
+            return [Finding("insufficient_rows", None, WARNING,
+                            f"Only {self.n_rows:,} rows: too few to test drift.", float(self.n_rows))]
+        return [Finding("not_testable", name, CRITICAL,
+                        f"Column '{name}' could not be tested for drift: {_reason(why)}.",
+                        details={"status": why})
+                for name, why in self.untestable_reasons.items()]
+
     def to_dict(self) -> dict[str, Any]:
-        """The `driftlib drift --json` shape."""
+        """The `driftlib drift --json` shape: the contract keys first, then status details."""
         keys = ["column", "method", "score", "threshold", "drifted"]
-        cols = [{k: to_jsonable(r[k]) for k in keys} for r in self.features[keys].to_dict("records")]
+        f = self.features
+        cols = [{**{k: to_jsonable(r[k]) for k in keys}, "status": r["status"], "kind": r["kind"],
+                 "n_cur": int(r["n_cur"])} for r in f.to_dict("records")]
         return {"columns": cols, "share_drifted": to_jsonable(self.share_drifted),
-                "dataset_drift": self.dataset_drift}
+                "dataset_drift": self.dataset_drift, "verdict": self.verdict, "headline": self.headline,
+                "n_tested": len(self.tested), "n_drifted": self.n_drifted, "untestable": self.untestable,
+                "untestable_reasons": self.untestable_reasons, "n_rows": int(self.n_rows)}
 
     @property
     def headline(self) -> str:
+        return self.headline_text()
+
+    def headline_text(self, period: str | None = None, ranked: list[str] | None = None,
+                      max_listed: int = 5) -> str:
+        """The one sentence for reports, the CLI and summary.json.
+
+        `period` is shown in parentheses after the counts; `ranked` (drifted features in order of
+        importance) replaces the strength order and is introduced as "most important".
+        """
+        when = f" ({period})" if period else ""
+        reasons = self.untestable_reasons
         if self.status != OK:
-            counts = self.features["status"].value_counts()
-            if set(counts.index) <= {INSUFFICIENT}:
-                return f"Not enough data to judge drift ({self.n_rows} rows)."
-            why = ", ".join(f"{k}: {v}" for k, v in counts.items())
-            return f"No feature could be tested ({why})."
-        n, k = len(self.tested), self.n_drifted
-        verdict = "Dataset drift" if self.dataset_drift else "No dataset drift"
-        top = ", ".join(self.drifted_columns[:3])
-        return f"{verdict}: {k} of {n} features drifted" + (f" ({top})" if top else "") + "."
+            if set(reasons.values()) <= {INSUFFICIENT}:
+                return f"Not enough data to judge drift ({self.n_rows:,} rows{', ' + period if period else ''})."
+            return f"No feature could be tested{when}: {_listing(reasons, max_listed)}."
+        verdict = {DRIFT: "Dataset drift", NO_DRIFT: "No dataset drift",
+                   UNDETERMINED: "Dataset drift undetermined"}[self.verdict]
+        testable = "testable " if reasons else ""
+        text = f"{verdict}: {self.n_drifted} of {len(self.tested)} {testable}features drifted"
+        top = list(ranked if ranked is not None else self.drifted_columns)[:3]
+        if top and not period and ranked is None:
+            text += f" ({', '.join(top)})"
+        else:
+            text += when
+            if top:
+                text += f"; {'most important' if ranked is not None else 'strongest'}: {', '.join(top)}"
+        outputs = [k for k, o in (self.prediction_drift or {}).items() if o["drifted"]]
+        if outputs:
+            text += "; model output drifted"
+        if reasons:
+            text += f"; not testable: {_listing(reasons, max_listed)}"
+        return text + "."
 
     def _repr_html_(self) -> str:
         shown = self.table[["column", "kind", "method", "score", "threshold", "drifted", "status",
                             "n_ref", "n_cur"]]
         return (f"<p><b>{html.escape(self.headline)}</b></p>"
                 + shown.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="-"))
+
+
+def _reason(status: str) -> str:
+    return REASONS.get(status, status)
+
+
+def _listing(reasons: Mapping[str, str], max_listed: int) -> str:
+    """"a (missing column), b (no values) and 3 more"."""
+    items = [f"{name} ({_reason(why)})" for name, why in reasons.items()]
+    more = len(items) - max_listed
+    return ", ".join(items[:max_listed]) + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass
@@ -166,11 +259,12 @@ class WindowedDrift:
     def windows(self) -> pd.DataFrame:
         rows = [{"window": i, "start": r.start, "end": r.end, "n_rows": r.n_rows, "status": r.status,
                  "n_tested": len(r.tested), "n_drifted": r.n_drifted, "share_drifted": r.share_drifted,
-                 "dataset_drift": r.dataset_drift, "drifted_columns": r.drifted_columns}
+                 "dataset_drift": r.dataset_drift, "drifted_columns": r.drifted_columns,
+                 "verdict": r.verdict, "untestable": r.untestable}
                 for i, r in enumerate(self.results)]
         return pd.DataFrame(rows, columns=["window", "start", "end", "n_rows", "status", "n_tested",
                                            "n_drifted", "share_drifted", "dataset_drift",
-                                           "drifted_columns"])
+                                           "drifted_columns", "verdict", "untestable"])
 
     def pivot(self, value: str = "drifted", role: str | None = FEATURE) -> pd.DataFrame:
         """Window x column matrix of `value` (score, strength, drifted, status); NaN where untested."""
@@ -199,7 +293,8 @@ class WindowedDrift:
             "n_drifted_windows": int(w["dataset_drift"].eq(True).sum()),
             "windows": [{"start": to_jsonable(r.start), "end": to_jsonable(r.end), "n_rows": int(r.n_rows),
                          "status": r.status, "share_drifted": to_jsonable(r.share_drifted),
-                         "dataset_drift": r.dataset_drift, "drifted_columns": list(r.drifted_columns)}
+                         "dataset_drift": r.dataset_drift, "drifted_columns": list(r.drifted_columns),
+                         "verdict": r.verdict, "untestable": list(r.untestable)}
                         for r in w.itertuples()],
             "first_drift": {c: to_jsonable(v) for c, v in self.first_drift().items()},
         }
@@ -218,12 +313,17 @@ class DriftDetector:
     `columns={"age": {"method": "psi", "threshold": 0.2}}` overrides a column's test;
     `outputs={"prediction": "categorical"}` scores model outputs beside the features (prediction drift)
     without counting them in the drifted share.
+
+    Column kinds: given lists are used as given (as Evidently uses a `DataDefinition`). Without lists
+    they are inferred from the reference, and integer columns follow Evidently's own inference for
+    an unlabelled frame: categorical in a scored frame whose column is of int dtype with at most 10
+    distinct values, numeric otherwise (`auto` names such columns when the lists are given).
     """
 
     def __init__(self, numeric: Iterable[str] | None = None, categorical: Iterable[str] | None = None,
                  columns: Mapping[str, Any] | None = None, drift_share: float = 0.5, min_rows: int = 1,
                  outputs: Mapping[str, str] | None = None, exclude: Iterable[str] = (),
-                 n_jobs: int | None = None):
+                 n_jobs: int | None = None, auto: Iterable[str] = ()):
         if not 0 < drift_share <= 1:
             raise ConfigError(f"drift_share: must be in (0, 1], got {drift_share}")
         self.numeric = list(numeric or [])
@@ -234,6 +334,7 @@ class DriftDetector:
         self.outputs = {k: _kind(v, f"outputs.{k}") for k, v in (outputs or {}).items() if k}
         self.exclude = list(exclude)
         self.n_jobs = n_jobs
+        self.auto = list(auto)
 
     @classmethod
     def from_params(cls, params, outputs: bool = True, numeric: Iterable[str] | None = None,
@@ -266,16 +367,21 @@ class DriftDetector:
         return self
 
     def _specs(self, reference: pd.DataFrame) -> list[ColumnSpec]:
-        numeric, categorical = self.numeric, self.categorical
+        numeric, categorical, auto = self.numeric, self.categorical, set(self.auto)
         if not numeric and not categorical:
             numeric, categorical = infer_kinds(reference, [*self.exclude, *self.outputs])
+            auto |= set(evidently_int_columns(reference, numeric))
         missing = [c for c in [*numeric, *categorical] if c not in reference.columns]
         if missing:
             raise InputError(f"reference: missing feature column(s) {', '.join(missing)}")
         both = set(numeric) & set(categorical)
         if both:
             raise ConfigError(f"features: column(s) listed as numeric and categorical: {sorted(both)}")
-        specs = [ColumnSpec(n, NUMERIC) for n in numeric] + [ColumnSpec(n, CATEGORICAL) for n in categorical]
+        not_numeric = sorted(auto - set(numeric))
+        if not_numeric:
+            raise ConfigError(f"auto: column(s) not listed as numeric: {', '.join(map(str, not_numeric))}")
+        specs = [ColumnSpec(n, NUMERIC, auto=n in auto) for n in numeric]
+        specs += [ColumnSpec(n, CATEGORICAL) for n in categorical]
         specs += [ColumnSpec(n, k, OUTPUT) for n, k in self.outputs.items()
                   if n in reference.columns and n not in {s.name for s in specs}]
         names = {s.name for s in specs}
@@ -377,6 +483,11 @@ def infer_kinds(df: pd.DataFrame, exclude: Iterable[str] = ()) -> tuple[list[str
     return infer_feature_types(df, [c for c in df.columns if c in skip])
 
 
+def evidently_int_columns(df: pd.DataFrame, columns: Iterable[str]) -> list[str]:
+    """Columns of int dtype (Evidently's `dtype.name.startswith("int")`: not uint, not nullable Int64)."""
+    return [c for c in columns if c in df.columns and str(df[c].dtype).startswith("int")]
+
+
 def _reference_sample(values: pd.Series, spec: ColumnSpec):
     try:
         ref = sample(values, spec.kind)
@@ -415,16 +526,32 @@ def _window_sample(prepared, spec: ColumnSpec, ref, lo: int, hi: int):
     return CategoricalSample.from_codes(a[lo:hi], b, len(ref.keys))
 
 
+def _as_evidently_types(ref, cur, spec: ColumnSpec, int_dtype: bool):
+    """(ref, cur, spec) with an `auto` integer column switched to categorical where Evidently's
+    inference would (int dtype, at most 10 distinct values in this frame)."""
+    if not (spec.auto and int_dtype and cur.n_unique <= EVIDENTLY_INT_CATEGORIES):
+        return ref, cur, spec
+    if spec.test is not None and CATEGORICAL not in spec.test.kinds:
+        return ref, cur, spec  # an explicit numeric-only test keeps the column numeric
+    keys, counts = cur.unique
+    cat = CategoricalSample(np.asarray(keys, dtype=object), counts, 0)
+    return ref.as_categorical, cat, replace(spec, kind=CATEGORICAL)
+
+
 def _score_column(ref, spec: ColumnSpec, df: pd.DataFrame, order, bounds, min_rows: int) -> list[dict]:
     n_windows = len(bounds) - 1
     if spec.name not in df.columns:
         return [_row(spec, ref, MISSING) for _ in range(n_windows)]
     if ref.n == 0:
         return [_row(spec, ref, NO_REFERENCE) for _ in range(n_windows)]
-    try:
-        prepared = _prepare(df[spec.name], spec, ref)
-    except TypeError:
+    values = df[spec.name]
+    if isinstance(values, pd.DataFrame):  # duplicated column name in the current data
         return [_row(spec, ref, INVALID) for _ in range(n_windows)]
+    try:
+        prepared = _prepare(values, spec, ref)
+    except (TypeError, ValueError):
+        return [_row(spec, ref, INVALID) for _ in range(n_windows)]
+    int_dtype = str(values.dtype).startswith("int")
     if order is not None:
         prepared = (prepared[0][order], prepared[1])
     rows = []
@@ -433,16 +560,29 @@ def _score_column(ref, spec: ColumnSpec, df: pd.DataFrame, order, bounds, min_ro
         if hi - lo < min_rows:
             rows.append(_row(spec, ref, INSUFFICIENT))
             continue
-        rows.append(_score_sample(ref, spec, _window_sample(prepared, spec, ref, lo, hi), min_rows))
+        cur = _window_sample(prepared, spec, ref, lo, hi)
+        rows.append(_score_sample(*_as_evidently_types(ref, cur, spec, int_dtype), min_rows))
     return rows
 
 
-def _score_sample(ref, spec: ColumnSpec, cur, min_rows: int) -> dict:
+def _score_sample(ref, cur, spec: ColumnSpec, min_rows: int) -> dict:
+    """One column of one window. No values is "no values", fewer than `min_rows` "insufficient
+    data", and a score that is not a finite number (or a test that fails on odd data) "not
+    testable": none of them can read as "not drifted"."""
+    if cur.n == 0:
+        return _row(spec, ref, EMPTY, 0)
     if cur.n < min_rows:
         return _row(spec, ref, INSUFFICIENT, cur.n)
     test = spec.test or default_stat_test(spec.kind, ref.n, n_unique_union(ref, cur, cap=FEW_VALUES))
     threshold = spec.threshold if spec.threshold is not None else test.default_threshold
-    return _row(spec, ref, OK, cur.n, test, test.score(ref, cur), threshold)
+    try:
+        with np.errstate(all="ignore"):
+            score = float(test.score(ref, cur))
+    except (ArithmeticError, ValueError, TypeError):
+        score = float("nan")
+    if not math.isfinite(score):
+        return _row(spec, ref, NOT_TESTABLE, cur.n, test, score, threshold)
+    return _row(spec, ref, OK, cur.n, test, score, threshold)
 
 
 # -- windows ------------------------------------------------------------------------------------

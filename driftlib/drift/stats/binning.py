@@ -7,10 +7,12 @@ from `searchsorted` on the already sorted samples, so nothing is concatenated or
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-from driftlib.drift.stats.samples import NUMERIC, CategoricalSample, NumericSample
+from driftlib.drift.stats.samples import NUMERIC, CategoricalSample, NumericSample, scale_for
 
 HIST_MIN_UNIQUE = 20  # Evidently: histogram only when the reference has more unique values
 
@@ -19,11 +21,19 @@ def sturges_edges(lo, hi, size: int, dtype) -> np.ndarray:
     """`np.histogram_bin_edges(x, "sturges")` for data of `dtype` with this min, max and size.
 
     Arithmetic follows numpy's own: the range is subtracted in the data's dtype, integer data gets
-    a bin width of at least 1, float32 data gets float32 edges.
+    a bin width of at least 1, float32 data gets float32 edges. Where numpy's range would overflow
+    (-1e308 to 1e308; numpy raises then) the edges are computed on lo / s, hi / s and scaled back.
     """
     dtype = np.dtype(dtype)
     lo, hi = dtype.type(lo), dtype.type(hi)
     integer = np.issubdtype(dtype, np.integer)
+    if not integer:
+        with np.errstate(over="ignore"):
+            overflows = not np.isfinite(hi - lo)
+        if overflows:
+            s = dtype.type(max(scale_for(lo, hi), 2.0))
+            edges = sturges_edges(lo / s, hi / s, size, dtype)
+            return edges * s
     width = (hi - lo) / (np.log2(size) + 1.0)
     first, last = lo, hi
     if first == last:
@@ -40,6 +50,15 @@ def sturges_edges(lo, hi, size: int, dtype) -> np.ndarray:
     if np.issubdtype(bin_type, np.integer):
         bin_type = np.result_type(bin_type, float)
     return np.linspace(first, last, n_bins + 1, endpoint=True, dtype=bin_type)
+
+
+def span_unit(edges: np.ndarray) -> float:
+    """A power of two near the span of `edges` when the span is so large or small that densities
+    (1 / width) would overflow or underflow their products; else 1.0."""
+    half = float(edges[-1]) / 2 - float(edges[0]) / 2
+    if half == 0 or not math.isfinite(half) or 2.0 ** -100 <= half <= 2.0 ** 100:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(half)[1] - 1)
 
 
 def hist_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:

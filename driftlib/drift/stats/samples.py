@@ -6,6 +6,7 @@ Nulls and +-inf are dropped first, as Evidently does, so every test sees the sam
 """
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
@@ -13,6 +14,19 @@ import pandas as pd
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
+LARGE = 2.0 ** 200  # past this magnitude sums and squares of float64 values can overflow
+
+
+def scale_for(lo, hi) -> float:
+    """1.0 for ordinary magnitudes; otherwise a power of two `s` with |v / s| < 2 on [lo, hi].
+
+    Dividing by a power of two is exact, so a score computed on v / s and scaled back equals the
+    unscaled one wherever that one does not overflow, and stays finite where it would (1e308 rows).
+    """
+    m = max(abs(float(lo)), abs(float(hi)))
+    if not math.isfinite(m) or m <= LARGE:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(m)[1] - 1)
 
 
 def numeric_array(values) -> tuple[np.ndarray, bool]:
@@ -73,8 +87,17 @@ class NumericSample:
         return self.values[-1]
 
     @cached_property
+    def scale(self) -> float:
+        """`scale_for` of this sample's range (1.0 unless values are beyond `LARGE`)."""
+        return scale_for(self.values[0], self.values[-1]) if self.values.size and not self.integer else 1.0
+
+    @cached_property
     def std(self) -> float:
-        return float(np.std(self.values.astype(np.float64, copy=False)))
+        """Population std, computed on values / scale so 1e308 values do not overflow the squares."""
+        s = self.scale
+        if s == 1.0:
+            return float(np.std(self.values.astype(np.float64, copy=False)))
+        return float(np.std(self.as_float / s)) * s
 
     @cached_property
     def unique(self) -> tuple[np.ndarray, np.ndarray]:
@@ -104,11 +127,25 @@ class NumericSample:
 
     @cached_property
     def prefix(self) -> np.ndarray:
-        """prefix[k] = sum of the k smallest values minus `shift` each (prefix[0] = 0)."""
-        out = np.empty(self.values.size + 1)
-        out[0] = 0.0
-        np.cumsum(self.as_float - self.shift, out=out[1:])
-        return out
+        """prefix[k] = sum of the k smallest values minus `shift` each, in units of `scale` (prefix[0] = 0)."""
+        return scaled_prefix(self.as_float, self.shift, self.scale)
+
+    @cached_property
+    def as_categorical(self) -> "CategoricalSample":
+        """The same values counted as categories (for an integer column Evidently would type categorical)."""
+        keys, counts = self.unique
+        return CategoricalSample(np.asarray(keys, dtype=object), counts, 0)
+
+
+def scaled_prefix(values: np.ndarray, shift: float, scale: float) -> np.ndarray:
+    """Cumulative sums of (values - shift) / scale with a leading 0; exact as unscaled when scale is 1."""
+    out = np.empty(values.size + 1)
+    out[0] = 0.0
+    if scale == 1.0:
+        np.cumsum(values - shift, out=out[1:])
+    else:
+        np.cumsum(values / scale - shift / scale, out=out[1:])
+    return out
 
 
 class CategoricalSample:

@@ -21,7 +21,7 @@ test: install  ## the test suite (the same command CI runs)
 	$(BIN)/python -m pytest
 
 lab: install  ## JupyterLab on 127.0.0.1 with the project's interpreter as the python3 kernel
-	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir driftlib/notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 ui: install  ## Evidently UI over the demo's workspace on 127.0.0.1
 	$(BIN)/evidently ui --workspace outputs/evidently --host 127.0.0.1 --port 8001

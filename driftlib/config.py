@@ -215,7 +215,7 @@ class MonitoringConfig(Strict):
 
 class RunConfig(Strict):
     outputs: str = "outputs"
-    notebooks: str = Field("notebooks", description="folder holding the four notebooks")
+    notebooks: str | None = Field(None, description="folder holding the four notebooks (default: the ones shipped in the package)")
     state_dir: str = Field("state", description="captured reference, locks")
     lookback_days: int = Field(28, ge=1, description="production window before the run date")
     cell_timeout_s: int = Field(600, ge=1)

@@ -30,7 +30,7 @@ def write_params(folder: Path, **overrides) -> Path:
         "retrain": {"window_days": 28, "holdout_days": 7, "slice_columns": ["origin"]},
         "monitoring": {"textfile_dir": "metrics", "evidently_workspace": "evidently"},
         "run": {"outputs": "outputs", "state_dir": "state", "lookback_days": 14,
-                "notebooks": str(ROOT / "notebooks"), "notebook_timeout_s": 300},
+                "notebooks": str(ROOT / "driftlib" / "notebooks"), "notebook_timeout_s": 300},
     }
     for key, value in overrides.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
@@ -69,5 +69,5 @@ def train_model(params_path: Path) -> str:
 @pytest.fixture
 def notebooks_copy(tmp_path) -> Path:
     dest = tmp_path / "notebooks"
-    shutil.copytree(ROOT / "notebooks", dest)
+    shutil.copytree(ROOT / "driftlib" / "notebooks", dest)
     return dest

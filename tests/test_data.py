@@ -82,3 +82,11 @@ def test_table_without_predictions_and_no_model_names_the_column(slice_project):
     start, end = run_window(params, "2013-04-15")
     with pytest.raises(InputError, match="columns.prediction"):
         load_production(params, start, end, as_of=end)
+
+
+def test_integer_years_are_years_not_nanoseconds(tmp_path):
+    from driftlib.data.tables import with_utc_timestamp
+
+    df = with_utc_timestamp(pd.DataFrame({"year": [1990, 1991, 2020]}), "year", "t.csv")
+    assert list(df["year"].dt.year) == [1990, 1991, 2020]
+    assert str(df["year"].dt.tz) == "UTC"

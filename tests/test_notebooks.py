@@ -9,7 +9,7 @@ from driftlib.config import NOTEBOOKS
 from driftlib.workbench.runner import REQUIRED_PARAMETERS
 from tests.conftest import ROOT
 
-PATHS = [ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
+PATHS = [ROOT / "driftlib" / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=NOTEBOOKS)

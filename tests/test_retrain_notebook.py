@@ -14,7 +14,7 @@ from driftlib.models.registry import Registry
 from driftlib.workbench.results import load_result, save_result
 from driftlib.models.training import train_initial
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04_retraining.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "driftlib" / "notebooks" / "04_retraining.ipynb"
 KEYS = {"headline", "decision", "reasons", "champion", "challenger", "current_version", "metric",
         "delta", "ci"}
 

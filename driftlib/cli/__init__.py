@@ -25,6 +25,8 @@ COMMANDS = {
     "models": ("driftlib.cli.models", "app", "Model registry: list, show, promote, rollback, train, register."),
     "schedule": ("driftlib.cli.schedule", "schedule",
                  "Run the notebooks at every cron time (UTC) in the foreground; one run at a time."),
+    "init": ("driftlib.cli.init", "init",
+             "Write a commented params file for your own table, with settings from its size and time span."),
     "demo": ("driftlib.cli.demo", "demo",
              "Train the initial model, replay production through the service, run the backfill."),
 }

@@ -54,10 +54,18 @@ def _require(df: pd.DataFrame, columns: list[str], where: str) -> None:
         raise InputError(f"{where}: missing column(s) {', '.join(missing)}")
 
 
+def parse_times(values: pd.Series) -> pd.Series:
+    """UTC timestamps from datetimes, ISO strings, or whole years (an integer column of 1000..3000 is
+    years, not nanoseconds since 1970: yearly surveys store time that way)."""
+    if pd.api.types.is_integer_dtype(values) and len(values) and values.between(1000, 3000).all():
+        return pd.to_datetime(values.astype(str), format="%Y", utc=True)
+    return pd.to_datetime(values, utc=True)
+
+
 def with_utc_timestamp(df: pd.DataFrame, column: str, where: str) -> pd.DataFrame:
     _require(df, [column], where)
     try:
-        ts = pd.to_datetime(df[column], utc=True)
+        ts = parse_times(df[column])
     except (ValueError, TypeError) as err:
         raise InputError(f"{where}: column '{column}' is not a timestamp ({err})") from None
     return df.assign(**{column: ts})

@@ -118,8 +118,12 @@ def parse_run_date(value: str | date | None, clock: Callable[[], datetime] = utc
         raise ConfigError(f"--date: '{value}' is not a date (YYYY-MM-DD)") from None
 
 
+PACKAGED_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
 def notebook_dir(params: Params) -> Path:
-    return params.path(params.run.notebooks)
+    """`run.notebooks` when set (your own copies), else the notebooks installed with the package."""
+    return PACKAGED_NOTEBOOKS if params.run.notebooks is None else params.path(params.run.notebooks)
 
 
 def check_notebooks(params: Params, names: list[str]) -> None:

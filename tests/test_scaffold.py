@@ -1,0 +1,57 @@
+"""`driftlib init`: the params it writes validate as written and follow the data's size and cadence."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from driftlib.cli import app
+from driftlib.config import load_params
+from driftlib.workbench import scaffold
+from tests.test_any_data import daily_world, yearly_world
+
+
+def test_daily_small_table(tmp_path):
+    data = daily_world(tmp_path / "d.csv")
+    p = scaffold.plan(data, target="outcome")
+    assert (p.timestamp, p.task, p.positive_label) == ("event_date", "classification", "yes")
+    assert p.window == "30D" and p.min_rows < 100  # ~60 rows a month: windows must hold enough rows
+    out = tmp_path / "params.yaml"
+    out.write_text(scaffold.render(p, out))
+    params = load_params(out)
+    assert params.drift.window == "30D" and params.concept.min_labels <= p.rows_per_window
+    assert params.retrain.min_train_rows <= 0.4 * p.n_rows
+
+
+def test_yearly_wide_table(tmp_path):
+    data = yearly_world(tmp_path / "y.parquet", n_cols=20)
+    p = scaffold.plan(data)
+    assert p.timestamp == "year" and p.target == "target" and len(p.numeric) == 20
+    assert p.cadence_days > 360 and p.window == "365D"
+    assert p.holdout_days >= 365 and p.retrain_window_days >= 3 * 365  # coarse time still yields both
+    out = tmp_path / "params.yaml"
+    out.write_text(scaffold.render(p, out))
+    assert load_params(out).reference.start < load_params(out).reference.end
+
+
+def test_cli_writes_params_and_prints_the_next_commands(tmp_path):
+    data = daily_world(tmp_path / "d.csv")
+    out = tmp_path / "p" / "params.yaml"
+    res = CliRunner().invoke(app, ["init", "--data", str(data), "--target", "outcome", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"driftlib models train --params {out}" in res.output and "driftlib run --params" in res.output
+    again = CliRunner().invoke(app, ["init", "--data", str(data), "--target", "outcome", "--out", str(out)])
+    assert again.exit_code == 2 and "--force" in again.output
+
+
+@pytest.mark.parametrize("frame,flag,message", [
+    (pd.DataFrame({"when": ["2024-01-01", "2024-01-02"], "x": [1, 2]}), [], "--target"),
+    (pd.DataFrame({"x": [1.0, 2.0], "target": [0, 1]}), [], "--timestamp"),
+    (pd.DataFrame({"t": ["2024-01-01"] * 4, "x": [1.0] * 4, "target": ["a", "b", "c", "d"]}), [], "4 classes"),
+])
+def test_what_cannot_be_inferred_is_asked_for_in_one_line(tmp_path, frame, flag, message):
+    data = tmp_path / "t.csv"
+    frame.to_csv(data, index=False)
+    res = CliRunner().invoke(app, ["init", "--data", str(data), "--out", str(tmp_path / "p.yaml"), *flag])
+    assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output

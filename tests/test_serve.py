@@ -151,7 +151,8 @@ def test_oversized_body_is_refused_with_413(client, world):
 
 def test_too_many_records_is_413(client, world):
     ok = [{"features": world.rows[i]} for i in range(51)]
-    r = client.post("/predict/batch", content=json.dumps({"records": ok}, separators=(",", ":")))
+    r = client.post("/predict/batch", content=json.dumps({"records": ok}, separators=(",", ":")),
+                    headers={"content-type": "application/json"})
     assert r.status_code == 413 and "max_batch" in r.json()["detail"]
     many = [{"request_id": "x", "label": 1}] * 51
     assert client.post("/feedback", json=many).status_code == 413

@@ -111,6 +111,8 @@ _SPECS = [
                ("model", "version"), "service"),
     MetricSpec("driftlib_predicted_class_total", "counter", "Predictions by predicted class.",
                ("model", "class"), "service"),
+    MetricSpec("driftlib_prediction_value", "histogram", "Predicted values of a regression model "
+               "(fixed buckets: a bounded number of series whatever the predictions).", ("model",), "service"),
     MetricSpec("driftlib_unknown_categories_total", "counter", "Request values outside the reference "
                "categories, by feature.", ("model", "feature"), "service"),
     MetricSpec("driftlib_model_reloads_total", "counter", "Model (re)loads by result.", ("model", "result"),
@@ -121,6 +123,9 @@ _SPECS = [
 CATALOGUE: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
 RUN_METRICS = tuple(s.name for s in _SPECS if s.source == "run")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# regression predictions: 0 and +-{1, 2.5, 5} x 10^k for k in -2..6 (57 buckets, any sign or scale)
+_STEPS = sorted(m * 10.0 ** k for k in range(-2, 7) for m in (1, 2.5, 5))
+PREDICTION_BUCKETS = tuple([-v for v in reversed(_STEPS)] + [0.0] + _STEPS)
 
 
 def exposed_names() -> set[str]:
@@ -128,7 +133,7 @@ def exposed_names() -> set[str]:
     return set().union(*(spec.exposed_names() for spec in _SPECS))
 
 
-def service_metric(name: str, registry: CollectorRegistry | None = None):
+def service_metric(name: str, registry: CollectorRegistry | None = None, buckets: tuple | None = None):
     """Build the prometheus_client object for a catalogued service metric (names stay in one place)."""
     spec = CATALOGUE[name]
     kwargs: dict[str, Any] = {"labelnames": spec.labels}
@@ -137,7 +142,7 @@ def service_metric(name: str, registry: CollectorRegistry | None = None):
     if spec.kind == "counter":
         return Counter(spec.name, spec.help, **kwargs)
     if spec.kind == "histogram":
-        return Histogram(spec.name, spec.help, buckets=LATENCY_BUCKETS, **kwargs)
+        return Histogram(spec.name, spec.help, buckets=buckets or LATENCY_BUCKETS, **kwargs)
     return Gauge(spec.name, spec.help, **kwargs)
 
 

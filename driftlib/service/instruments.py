@@ -11,17 +11,18 @@ from collections import Counter
 
 from prometheus_client import CollectorRegistry
 
-ROUTES = ("/predict", "/predict/batch", "/feedback", "/health", "/model", "/metrics")
+ROUTES = ("/predict", "/predict/batch", "/feedback", "/health", "/model", "/metrics", "/openapi.json",
+          "/docs")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class ServiceMetrics:
     """The service's Prometheus metrics, names from the `driftlib.monitoring.textfile` catalogue."""
 
-    def __init__(self, model: str, registry: CollectorRegistry | None = None):
-        from driftlib.monitoring.textfile import service_metric
+    def __init__(self, model: str, registry: CollectorRegistry | None = None, task: str = "classification"):
+        from driftlib.monitoring.textfile import PREDICTION_BUCKETS, service_metric
 
-        self.model = model
+        self.model, self.task = model, task
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.requests = service_metric("driftlib_http_requests_total", r)
@@ -31,6 +32,8 @@ class ServiceMetrics:
         self.failed = service_metric("driftlib_log_records_failed_total", r)
         self.info = service_metric("driftlib_model_info", r)
         self.by_class = service_metric("driftlib_predicted_class_total", r)
+        # regression: a histogram (fixed buckets), never one series per distinct predicted value
+        self.values = service_metric("driftlib_prediction_value", r, buckets=PREDICTION_BUCKETS)
         self.unknown = service_metric("driftlib_unknown_categories_total", r)
         self.reloads = service_metric("driftlib_model_reloads_total", r)
         self.feedback = service_metric("driftlib_feedback_records_total", r)
@@ -44,8 +47,13 @@ class ServiceMetrics:
 
     def scored(self, version: str, predictions: list, unknown: list[list[str]]) -> None:
         self.predictions.labels(self.model, version).inc(len(predictions))
-        for cls, n in Counter(predictions).items():
-            self.by_class.labels(self.model, str(cls)).inc(n)
+        if self.task == "regression":
+            hist = self.values.labels(self.model)
+            for value in predictions:
+                hist.observe(value)
+        else:
+            for cls, n in Counter(predictions).items():
+                self.by_class.labels(self.model, str(cls)).inc(n)
         for name, n in Counter(name for names in unknown if names for name in names).items():
             self.unknown.labels(self.model, name).inc(n)
 

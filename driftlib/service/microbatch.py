@@ -2,7 +2,9 @@
 
 Requests that arrive while the model is busy are scored together: one `predict_proba` and one
 log write per group, in the service's one scoring thread, while the event loop keeps accepting
-requests.
+requests. A group that fails is scored again one request at a time (unless the failure is one
+that every request shares, such as the log being unwritable), so one bad record can never fail
+the others queued with it.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ class MicroBatcher:
     call and one log write per group. No timer: under light load a group has one request."""
 
     def __init__(self, score: Callable[[Served, list], list], pool: ThreadPoolExecutor,
-                 max_size: int = MICRO_BATCH):
+                 max_size: int = MICRO_BATCH, shared_errors: tuple[type[BaseException], ...] = ()):
         self.score, self.pool, self.max_size = score, pool, max_size
+        self.shared_errors = shared_errors
         self._pending: list[tuple[Served, Any, asyncio.Future]] = []
         self._wake = asyncio.Event()
 
@@ -49,7 +52,11 @@ class MicroBatcher:
         try:
             results = await loop.run_in_executor(self.pool, self.score, group[0][0],
                                                  [item for _, item, _ in group])
-        except Exception as err:  # noqa: BLE001 - handed to each waiting request
+        except Exception as err:  # noqa: BLE001 - handed to the waiting request(s)
+            if len(group) > 1 and not isinstance(err, self.shared_errors):
+                for entry in group:  # isolate the culprit: the others are answered as usual
+                    await self._score(loop, [entry])
+                return
             for _, _, fut in group:
                 if not fut.done():
                     fut.set_exception(err)

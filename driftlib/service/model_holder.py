@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from driftlib.core.errors import ConfigError
-from driftlib.service.request_schema import RequestSchema, model_features
+from driftlib.service.request_schema import RequestSchema, feedback_adapters, label_type, model_features
 
 if TYPE_CHECKING:
     from driftlib.service.instruments import ServiceMetrics
@@ -42,17 +42,26 @@ class Served:
     card: dict
     schema: RequestSchema
     proba: bool
+    task: str = "classification"
+    classes: list | None = None
+
+    def __post_init__(self):
+        # /feedback labels are checked against this version's task and classes (one label type)
+        self.label = label_type(self.task, self.classes, self.schema.max_category_chars)
+        self.feedback_one, self.feedback_many = feedback_adapters(self.label)
 
     @classmethod
-    def from_loaded(cls, loaded, task: str = "classification") -> "Served":
+    def from_loaded(cls, loaded, task: str = "classification", max_category_chars: int = 1000) -> "Served":
         schema = (loaded.card or {}).get("schema") or {}
         if not schema.get("columns"):
             raise ConfigError(f"model {loaded.version}: its card has no schema (the request "
                               "contract); register it with driftlib's training or import")
         features = model_features(loaded.card, loaded.model)
         proba = task == "classification" and hasattr(loaded.model, "predict_proba")
+        classes = getattr(loaded.model, "classes_", None) if task == "classification" else None
         return cls(loaded.version, loaded.model, loaded.card,
-                   RequestSchema(schema["columns"], features), proba)
+                   RequestSchema(schema["columns"], features, max_category_chars), proba, task,
+                   None if classes is None else np.asarray(classes).tolist())
 
     def predict(self, rows: list[dict]) -> tuple[list, list]:
         """Predictions and probabilities (positive class if binary, else the predicted one)."""
@@ -71,8 +80,9 @@ class Served:
 class ModelHolder:
     """The current `Served`; swaps it when the registry's pointer names another version."""
 
-    def __init__(self, registry, task: str, metrics: ServiceMetrics):
+    def __init__(self, registry, task: str, metrics: ServiceMetrics, max_category_chars: int = 1000):
         self.registry, self.task, self.metrics = registry, task, metrics
+        self.max_category_chars = max_category_chars
         self.current: Served | None = None
         self.error: str | None = None
         self._seen: tuple | None = None
@@ -91,7 +101,7 @@ class ModelHolder:
             version = self.registry.current_version()
             if version is None or (self.current and self.current.version == version):
                 return False
-            served = Served.from_loaded(self.registry.load(version), self.task)
+            served = Served.from_loaded(self.registry.load(version), self.task, self.max_category_chars)
         except Exception as err:  # noqa: BLE001 - a bad candidate must not take the service down
             self.error = f"{type(err).__name__}: {err}"
             self.metrics.reloads.labels(self.metrics.model, "failure").inc()

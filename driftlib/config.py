@@ -39,6 +39,9 @@ class Columns(Strict):
     probability: str | None = "probability"
     id: str | None = Field(None, description="unique record id, if the data has one")
     label_timestamp: str | None = Field(None, description="when each label arrived (table sources)")
+    positive_label: str | int | float | bool | None = Field(
+        None, description="target value counted as the positive class (1); inferred for pairs such as "
+        "0/1, false/true, no/yes; with more than two classes: that class one-vs-rest")
 
 
 class Features(Strict):
@@ -97,6 +100,14 @@ class ErrorControl(Strict):
         return self
 
 
+class SparkConfig(Strict):
+    """Where `engine: spark` runs: a master URL (local[2], spark://host:7077, yarn, k8s://...) and options."""
+
+    master: str = "local[2]"
+    app_name: str = "driftlib"
+    options: dict[str, str] = Field({}, description="Spark settings, e.g. spark.executor.memory: 4g")
+
+
 class DriftConfig(Strict):
     drift_share: float = Field(0.5, gt=0, le=1)
     min_rows: int = Field(100, ge=1, description="windows with fewer rows are 'insufficient data'")
@@ -108,6 +119,10 @@ class DriftConfig(Strict):
     out_of_range_tolerance: float = Field(0.01, ge=0, le=1, description="report values outside the "
                                           "reference range / unseen categories above this share")
     error_control: ErrorControl = ErrorControl()
+    engine: Literal["auto", "exact", "duckdb", "spark"] = Field(
+        "auto", description="auto: exact in memory when the data fits memory_budget_mb, DuckDB out of core otherwise")
+    memory_budget_mb: int = Field(2048, ge=64, description="memory the exact engine may use (engine: auto)")
+    spark: SparkConfig = SparkConfig()
 
 
 class CalibrationConfig(Strict):

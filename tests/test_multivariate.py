@@ -13,7 +13,7 @@ from driftlib.drift.multivariate import (DomainClassifierDetector, MultivariateD
                                          ReconstructionDriftDetector, multivariate_drift)
 from driftlib.drift.synthetic import correlation_world
 
-FAST = dict(max_iter=40, n_splits=3, n_boot=100)
+FAST = dict(max_iter=40, n_splits=3)
 
 
 def _detectors():

@@ -45,7 +45,6 @@ from driftlib.core.jsonio import to_jsonable
 from driftlib.data.encoding import TabularEncoder, resolve_features
 from driftlib.data.features import BOOKKEEPING
 from driftlib.drift.detector import INSUFFICIENT, OK, split_windows
-from driftlib.performance.metrics import METRICS, Rows, bootstrap, bootstrap_weights, interval
 
 DOMAIN_CLASSIFIER, RECONSTRUCTION = "domain_classifier", "reconstruction"
 
@@ -180,6 +179,14 @@ class _Base:
         return MultivariateWindows(results, str(window), min_rows)
 
 
+def _auc_interval(auc: float, n0: int, n1: int, confidence: float) -> tuple[float, float]:
+    """Hanley & McNeil (1982) normal interval of an AUC from n0 negatives and n1 positives."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n0 - 1) * (q2 - auc**2)) / (n0 * n1)
+    half = stats.norm.isf((1 - confidence) / 2) * np.sqrt(max(var, 0.0))
+    return float(max(0.0, auc - half)), float(min(1.0, auc + half))
+
+
 def _check_alpha(alpha: float) -> float:
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha: must be in (0, 1), got {alpha}")
@@ -203,7 +210,7 @@ class DomainClassifierDetector(_Base):
                  reference_ratio: float = 1.0, max_rows: int = 5000, min_rows: int = 100,
                  max_iter: int = 100, learning_rate: float = 0.1, explain: str = "drifted",
                  n_repeats: int = 3, top_features: int = 10, n_permutations: int = 100,
-                 n_boot: int = 200, confidence: float = 0.95, exclude: Iterable[str] = (),
+                 confidence: float = 0.95, exclude: Iterable[str] = (),
                  n_threads: int | None = 1, random_state: int = 0):
         self.numeric = numeric
         self.categorical = categorical
@@ -219,7 +226,6 @@ class DomainClassifierDetector(_Base):
         self.n_repeats = n_repeats
         self.top_features = top_features
         self.n_permutations = n_permutations
-        self.n_boot = n_boot
         self.confidence = confidence
         self.exclude = exclude
         self.n_threads = n_threads
@@ -290,9 +296,8 @@ class DomainClassifierDetector(_Base):
             perms = [roc_auc_score(yp, self._cross_fit(X, yp, seed)[0])
                      for yp in (rng.permutation(y) for _ in range(int(self.n_permutations)))]
             p = float((1 + np.sum(np.asarray(perms) >= auc)) / (1 + len(perms)))
-        rows = Rows.of(oof, oof)
-        lo, hi = interval(bootstrap([METRICS["roc_auc"]], y, rows, self.n_boot, rng)["roc_auc"], self.confidence)
         n1, n0 = len(Xc), len(Xr)
+        lo, hi = _auc_interval(auc, n0, n1, self.confidence)
         critical = 0.5 + stats.norm.isf(self.alpha) * np.sqrt((n0 + n1 + 1) / (12 * n0 * n1))
         drifted = p <= self.alpha
         features = self._importance(X, y, folds, seed) if (
@@ -393,8 +398,9 @@ class ReconstructionDriftDetector(_Base):
             if k >= self.min_chunks:
                 means, how = e[: k * size].reshape(k, size).mean(axis=1), "contiguous"
             else:
-                w = bootstrap_weights(np.random.default_rng(self.random_state), self.n_chunks, len(e), size)
-                means, how = (w @ e) / size, "random"
+                rng = np.random.default_rng(self.random_state)
+                draws = rng.integers(0, len(e), size=(self.n_chunks, size))  # with replacement: a window is
+                means, how = e[draws].mean(axis=1), "random"                 # a new sample, not a subset
             m, s = float(means.mean()), float(means.std(ddof=1))
             self._bands[size] = {"lower": m - self.n_sigma * s, "upper": m + self.n_sigma * s, "mean": m,
                                  "std": s, "n_chunks": int(len(means)), "chunking": how, "chunk_size": size}

@@ -34,38 +34,53 @@ def _read(path: Path, option: str):
     return read_table(path)
 
 
-def _kinds(reference, current, columns: list[str] | None, types: dict[str, str]) -> tuple[list, list]:
-    from driftlib.drift.detector import infer_kinds
+def _kinds(reference, current, columns: list[str] | None, types: dict[str, str]) -> tuple[list, list, list]:
+    """(numeric, categorical, auto): every reference column (or the `--columns` chosen), typed by
+    `--column-type` or else from the reference as Evidently types an unlabelled frame. Columns the
+    current table lacks stay in: the drift table reports them as missing instead of dropping them."""
+    from driftlib.drift.detector import evidently_int_columns, infer_kinds
 
-    names = columns or [c for c in reference.columns if c in current.columns or c in types]
+    names = columns or list(reference.columns)
     unknown = [c for c in [*names, *types] if c not in reference.columns]
     if unknown:
         raise InputError(f"--reference: no column(s) {', '.join(dict.fromkeys(unknown))}")
+    skip = [c for c in names if str(reference[c].dtype).startswith("datetime")]
+    names = [c for c in names if c not in skip or c in types]
     numeric, categorical = infer_kinds(reference[names])
     numeric = [c for c in names if (types.get(c) == "numeric") or (c in numeric and c not in types)]
     categorical = [c for c in names if (types.get(c) == "categorical") or (c in categorical and c not in types)]
     if not numeric and not categorical:
-        raise InputError("no columns to compare (the two tables share no feature columns)")
-    return numeric, categorical
+        raise InputError("--reference: no columns to compare")
+    auto = [c for c in evidently_int_columns(reference, numeric) if c not in types]
+    return numeric, categorical, auto
 
 
-def _print_table(result) -> None:
-    t = result.table
+def _print_table(result, quality) -> None:
+    t = result.features
     width = max([len("column"), *map(len, t["column"].astype(str))])
     typer.echo(f"{'column':<{width}}  {'type':<11}  {'method':<30}  {'score':>10}  {'threshold':>9}  drifted")
     for r in t.itertuples():
         score = "-" if r.status != "ok" else f"{r.score:.4g}"
         threshold = "-" if r.threshold is None or r.threshold != r.threshold else f"{r.threshold:g}"
-        verdict = {True: "YES", False: "no"}.get(r.drifted, r.status)
+        verdict = {True: "YES", False: "no"}.get(r.drifted, r.status) if r.status == "ok" else r.status
         typer.echo(f"{r.column:<{width}}  {r.kind:<11}  {(r.method or '-'):<30}  {score:>10}  "
                    f"{threshold:>9}  {verdict}")
     share = result.share_drifted
-    if share is None:
-        typer.echo("\nNot enough data to judge dataset drift.")
-    else:
-        verdict = "DATASET DRIFT" if result.dataset_drift else "no dataset drift"
-        typer.echo(f"\n{result.n_drifted} of {len(result.tested)} columns drifted (share {share:.2f}, "
+    if share is not None:
+        verdict = {"drift": "DATASET DRIFT", "no drift": "no dataset drift",
+                   "undetermined": "dataset drift UNDETERMINED"}[result.verdict]
+        untested = f", {len(result.untestable)} not testable" if result.untestable else ""
+        typer.echo(f"\n{result.n_drifted} of {len(result.tested)} columns drifted{untested} (share {share:.2f}, "
                    f"threshold {result.drift_share:.2f}): {verdict}")
+    typer.echo(result.headline)
+    for f in quality.findings:
+        if f.severity in ("critical", "warning"):
+            typer.echo(f"{f.severity}: {f.message}")
+
+
+def _findings(quality) -> list[dict]:
+    return [{"check": f.check, "column": f.column, "severity": f.severity, "message": f.message}
+            for f in quality.findings]
 
 
 @handle_errors
@@ -77,23 +92,40 @@ def drift(
         None, "--column-type", help="NAME=num|cat, repeatable; other columns typed from their dtype"),
     columns: Optional[str] = typer.Option(None, "--columns", help="comma-separated columns to compare"),
     drift_share: float = typer.Option(0.5, "--drift-share", help="share of drifted columns for dataset drift"),
+    min_rows: Optional[int] = typer.Option(
+        None, "--min-rows", help="fewer current rows (or values in a column) is 'insufficient data' "
+                                 "[default: the pipeline's drift.min_rows default]"),
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="exit 3 when the dataset drifted"),
 ) -> None:
     """Test every column of CURRENT against REFERENCE with Evidently 0.7's default tests.
 
+    Columns missing from CURRENT or of another type are reported (status, findings), never dropped;
+    with fewer than --min-rows current rows the verdict is "insufficient data".
     Exit codes: 0 done, 2 bad input or option, 3 dataset drift (only with --fail-on-drift).
     """
     from driftlib.drift.detector import DriftDetector
+    from driftlib.drift.quality import DataQualityChecker
 
     types = parse_column_types(column_type or [])
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     ref, cur = _read(reference, "--reference"), _read(current, "--current")
-    numeric, categorical = _kinds(ref, cur, names, types)
-    det = DriftDetector(numeric=numeric, categorical=categorical, drift_share=drift_share).fit(ref)
+    numeric, categorical, auto = _kinds(ref, cur, names, types)
+    det = DriftDetector(numeric=numeric, categorical=categorical, drift_share=drift_share,
+                        min_rows=pipeline_min_rows() if min_rows is None else min_rows, auto=auto).fit(ref)
     result = det.score(cur)
+    shown = [*numeric, *categorical]
+    quality = (DataQualityChecker(numeric=numeric, categorical=categorical).fit(ref[shown])
+               .score(cur[[c for c in cur.columns if c in shown]], drift=result))
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), allow_nan=False))
+        typer.echo(json.dumps({**result.to_dict(), "findings": _findings(quality)}, allow_nan=False))
     else:
-        _print_table(result)
+        _print_table(result, quality)
     if fail_on_drift and result.dataset_drift:
         raise typer.Exit(DATA_DRIFT_EXIT)
+
+
+def pipeline_min_rows() -> int:
+    """The params default of `drift.min_rows`, so the CLI and a run judge thin data alike."""
+    from driftlib.config import DriftConfig
+
+    return int(DriftConfig.model_fields["min_rows"].default)

@@ -5,7 +5,9 @@
     q.counts()         # {"critical": 0, "warning": 2, "info": 1, "total": 3}
 
 Checks: schema (missing/extra columns, type changes), change of the missing-value share per column,
-unseen categories and their share, numeric values outside the reference range. Also here: ranking
+unseen categories and their share, numeric values outside the reference range, and extreme values
+(critical: even one can flatten a binned drift test or dominate a mean). `score(current, drift=res)`
+adds a critical finding for every column the drift detector could not test. Also here: ranking
 drifted features by the model's feature importance, so the headline names the drift that matters.
 """
 from __future__ import annotations
@@ -121,12 +123,13 @@ class DataQualityChecker:
 
     def __init__(self, numeric: Iterable[str] | None = None, categorical: Iterable[str] | None = None,
                  missing_share_tolerance: float = 0.05, out_of_range_tolerance: float = 0.01,
-                 max_listed: int = 5):
+                 max_listed: int = 5, extreme_factor: float = 1000.0):
         self.numeric = list(numeric or [])
         self.categorical = list(categorical or [])
         self.missing_share_tolerance = missing_share_tolerance
         self.out_of_range_tolerance = out_of_range_tolerance
         self.max_listed = max_listed
+        self.extreme_factor = extreme_factor
 
     @classmethod
     def from_params(cls, params, numeric=None, categorical=None) -> "DataQualityChecker":
@@ -157,7 +160,9 @@ class DataQualityChecker:
     def monitored(self) -> list[str]:
         return [*self.numeric, *self.categorical]
 
-    def score(self, current: pd.DataFrame) -> QualityResult:
+    def score(self, current: pd.DataFrame, drift=None) -> QualityResult:
+        """Findings for `current`; with `drift` (a `DriftResult` of the same frame) also one critical
+        finding per column it could not test, unless a critical finding already names that column."""
         if not hasattr(self, "profiles_"):
             raise InputError("DataQualityChecker: call fit(reference) before score")
         if not isinstance(current, pd.DataFrame):
@@ -165,13 +170,13 @@ class DataQualityChecker:
         findings = self._schema(current)
         if len(current) == 0:
             findings.append(Finding("no_rows", None, CRITICAL, "The current data has no rows."))
-            return QualityResult(findings, 0)
+            return QualityResult(_with_drift(findings, drift), 0)
         scope = self.monitored or list(current.columns)
         for name in scope:
             profile = self.profiles_.get(name)
             if profile is None or name not in current.columns:
                 continue
-            for check in (self._missing, self._out_of_range, self._unseen):
+            for check in (self._missing, self._out_of_range, self._extreme, self._unseen):
                 try:
                     f = check(name, current[name], profile)
                 except Exception as err:  # odd data must not hide the other findings
@@ -180,7 +185,7 @@ class DataQualityChecker:
                                 f"{type(err).__name__}: {err}")
                 if f is not None:
                     findings.append(f)
-        return QualityResult(findings, len(current))
+        return QualityResult(_with_drift(findings, drift), len(current))
 
     # -- checks -------------------------------------------------------------------------------
     def _schema(self, current: pd.DataFrame) -> list[Finding]:
@@ -236,6 +241,26 @@ class DataQualityChecker:
                        share, None, {"below": below, "above": above, "reference_min": p.lo,
                                      "reference_max": p.hi, "min": float(v.min()), "max": float(v.max())})
 
+    def _extreme(self, name: str, s: pd.Series, p: _ColumnProfile) -> Finding | None:
+        """Values more than `extreme_factor` reference ranges beyond the reference range (for a
+        constant reference: that many times its magnitude, at least 1)."""
+        if p.kind != "numeric" or p.lo is None or _family(s.dtype) != "numeric":
+            return None
+        v = _finite(s)
+        with np.errstate(over="ignore", invalid="ignore"):
+            span = p.hi - p.lo if p.hi > p.lo else max(abs(p.lo), abs(p.hi), 1.0)
+            lo, hi = p.lo - self.extreme_factor * span, p.hi + self.extreme_factor * span
+        bad = v[(v < lo) | (v > hi)]
+        if bad.size == 0:
+            return None
+        share = bad.size / len(s)
+        return Finding("extreme_values", name, CRITICAL,
+                       f"{bad.size:,} value(s) of '{name}' ({_pct(share)}) are extreme: from {bad.min():.4g} "
+                       f"to {bad.max():.4g}, more than {self.extreme_factor:g} reference ranges outside "
+                       f"[{p.lo:.4g}, {p.hi:.4g}]; they can hide or fake drift in the tests.",
+                       share, None, {"n": int(bad.size), "min": float(bad.min()), "max": float(bad.max()),
+                                     "reference_min": p.lo, "reference_max": p.hi})
+
     def _unseen(self, name: str, s: pd.Series, p: _ColumnProfile) -> Finding | None:
         if p.kind != "categorical" or p.categories is None:
             return None
@@ -254,6 +279,17 @@ class DataQualityChecker:
         return Finding("unseen_categories", name, sev,
                        f"{_pct(share)} of '{name}' values are categories never seen in the reference: "
                        f"{listed}{more}.", share, None, {"n_unseen": int(len(counts)), "top": top})
+
+
+def _with_drift(findings: list[Finding], drift) -> list[Finding]:
+    """`findings` plus the drift result's own (untestable columns), without naming a column twice."""
+    if drift is None:
+        return findings
+    named = {f.column for f in findings if f.severity == CRITICAL and f.column is not None}
+    no_rows = any(f.check == "no_rows" for f in findings)
+    extra = [f for f in drift.findings()
+             if (f.column is None and not no_rows) or (f.column is not None and f.column not in named)]
+    return findings + extra
 
 
 # -- importance-weighted ranking ----------------------------------------------------------------

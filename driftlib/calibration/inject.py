@@ -84,7 +84,7 @@ DEFAULT_STRENGTHS = {
     "location": [0.05, 0.1, 0.25, 0.5],
     "scale": [0.1, 0.25, 0.5, 1.0],
     "category_mix": [0.02, 0.05, 0.1, 0.2],
-    "missing_share": [0.05, 0.2],
+    "missing_share": [0.2],
 }
 UNITS = {"location": "reference std", "scale": "relative spread", "category_mix": "TVD",
          "missing_share": "share"}

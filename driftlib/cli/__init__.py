@@ -27,6 +27,8 @@ COMMANDS = {
                  "Run the notebooks at every cron time (UTC) in the foreground; one run at a time."),
     "init": ("driftlib.cli.init", "init",
              "Write a commented params file for your own table, with settings from its size and time span."),
+    "calibrate": ("driftlib.cli.calibrate", "calibrate",
+                  "Measure each stat test's false-alarm and detection rates on the reference; suggest per column."),
     "demo": ("driftlib.cli.demo", "demo",
              "Train the initial model, replay production through the service, run the backfill."),
 }

@@ -98,3 +98,37 @@ def test_force_retrains_and_missing_results_are_named():
     assert t.needed and t.forced and t.reasons == ["forced"]
     t = retrain_trigger(None, concept())
     assert not t.needed and t.missing == ["02_data_drift"] and "no result from 02_data_drift" in t.why_not
+
+
+# -- component names are checked before anything runs --------------------------------------------
+@pytest.mark.parametrize("section,key,value,field", [
+    ("model", "estimator", "hist_gradient_bosting", "model.estimator"),
+    ("concept", "learner", "hgbb", "concept.learner"),
+    ("concept", "detectors", ["adwin", "ddn"], "concept.detectors"),
+    ("log", "sink", "jsonll", "log.sink"),
+    ("drift", "columns", {"x": {"method": "kss"}}, "drift.columns.x.method"),
+])
+def test_a_typo_in_a_component_name_fails_before_notebook_01(tmp_path, section, key, value, field):
+    from driftlib.config import parse_params
+    from driftlib.core.errors import ConfigError
+    from driftlib.workbench.preflight import check_components
+    from driftlib.workbench.runner import run_pipeline
+
+    params = parse_params({"name": "m", "root": str(tmp_path), "reference": {"path": "r.csv"},
+                           "columns": {"timestamp": "ts"}, section: {key: value}}, str(tmp_path / "p.yaml"))
+    with pytest.raises(ConfigError, match=f"field '{field}'.*choose from") as err:
+        check_components(params)
+    assert err.value.exit_code == 2
+    with pytest.raises(ConfigError, match=field):
+        run_pipeline(params, "2024-01-01")
+    assert not (tmp_path / "outputs").exists()  # nothing ran
+
+
+def test_the_shipped_params_name_only_known_components():
+    from pathlib import Path
+
+    from driftlib.config import load_params
+    from driftlib.workbench.preflight import check_components
+
+    for path in Path(__file__).resolve().parents[1].glob("params/*.yaml"):
+        check_components(load_params(path, check_files=False))

@@ -22,3 +22,8 @@ class RunFailed(DriftlibError):
     """A pipeline run finished with a failed notebook: exit code 1."""
 
     exit_code = 1
+
+
+class NotFittedError(ConfigError, AttributeError):
+    """A component scored before `fit(reference)`. One class for all of them (like scikit-learn's),
+    an AttributeError too, so `hasattr`-style checks and `except AttributeError` keep working."""

@@ -28,6 +28,7 @@ from driftlib.workbench import report
 
 from driftlib.workbench import results
 from driftlib.config import Params
+from driftlib.workbench.preflight import check_components
 from driftlib.core.contracts import (EXIT_FAILED, EXIT_OK, NOTEBOOKS, REQUIRED_PARAMETERS, notebook_spec,
                                      typed_result, drift_exit_code)
 from driftlib.core.errors import ConfigError, DriftlibError
@@ -418,6 +419,7 @@ def run_pipeline(params: Params, run_date: str | None = None, *, only: list[str]
     if unknown:
         raise ConfigError(f"--only: unknown notebook {', '.join(unknown)} (choose from {', '.join(NOTEBOOKS)})")
     check_notebooks(params, names)
+    check_components(params)
     try:
         lock = run_lock(params)
     except OSError as err:

@@ -9,9 +9,9 @@ options bound it without touching the default verdict (which stays Evidently's):
     pers = persistence([*hist, (run_date, fdr.dataset_drift)], k=2, n=3)
 
 * `fdr_control`: Benjamini-Hochberg (`scipy.stats.false_discovery_control`) over the features'
-  p-values. p-value tests (KS, chi-square, z) give theirs; distance tests (Wasserstein,
-  Jensen-Shannon, PSI, ...) get one from a null of their score: bootstrap draws of reference and
-  current from the reference, at the window's size (`permutation_null`) or the calibration's null.
+  p-values, read off a null of each test's score: bootstrap draws of reference and current from
+  the reference at the window's size (`permutation_null`), or the calibration's null. Without a
+  null, p-value tests (KS, chi-square, z) give their own and distance tests none.
   When no feature changed, BH rejects anything with probability <= level, so the dataset verdict
   (share of rejected features >= drift_share) is a false alarm at most that often.
 * `persistence`: the dataset verdict turns to drift only when k of the last n runs drifted.
@@ -41,8 +41,9 @@ FDR_METHODS = ("bh", "by")  # scipy: Benjamini-Hochberg; Benjamini-Yekutieli (an
 class ScoreNull:
     """Null scores per column (same test as the detector chose) at one current size.
 
-    p-value of an observed score s: (1 + #{null >= s}) / (1 + draws), valid (never too small)
-    whatever the score's distribution; the smallest attainable p is 1 / (1 + draws).
+    p-value of an observed score s: (1 + #{null at least as extreme}) / (1 + draws), valid (never
+    too small) whatever the score's distribution; the smallest attainable p is 1 / (1 + draws).
+    For p-value tests the score is the test's p-value, extreme when small.
     """
 
     scores: dict[str, np.ndarray]
@@ -61,7 +62,11 @@ class ScoreNull:
         null = null[~np.isnan(null)]
         if null.size == 0:
             return float("nan")
-        return float((1 + np.count_nonzero(null >= score)) / (1 + null.size))
+        from driftlib.drift.stats import STAT_TESTS
+
+        test = STAT_TESTS.get(stattest)
+        extreme = null <= score if test is not None and test.is_p_value else null >= score
+        return float((1 + np.count_nonzero(extreme)) / (1 + null.size))
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "n_current": self.n_current, "n_draws": self.n_draws,
@@ -167,8 +172,11 @@ class FDRResult:
 def fdr_control(result, level: float = 0.05, null: ScoreNull | None = None, method: str = "bh") -> FDRResult:
     """Benjamini-Hochberg (or -Yekutieli) over the tested features of a `DriftResult`.
 
-    Features whose test gives no p-value and that `null` does not cover are left out (listed in
-    `without_p`), never silently counted as "no drift".
+    With a `null`, every covered feature's p-value comes from it, p-value tests included: Evidently's
+    chi-square returns p = 0 whenever a window holds a category the reference lacks, so on
+    high-cardinality columns its own p-values are not valid. Without one, p-value tests use
+    their own p-value. Features with neither are left out (listed in `without_p`), never silently
+    counted as "no drift".
     """
     if not 0 < level < 1:
         raise ConfigError(f"drift.error_control.fdr_level: must be in (0, 1), got {level}")
@@ -180,12 +188,11 @@ def fdr_control(result, level: float = 0.05, null: ScoreNull | None = None, meth
     rows = []
     for r in tested.to_dict("records"):
         test = STAT_TESTS.get(r["stattest"])
-        if test is not None and test.is_p_value:
-            p, source = float(r["score"]), "test"
-        elif null is not None:
+        p, source = float("nan"), None
+        if null is not None:
             p, source = null.p_value(r["column"], r["stattest"], float(r["score"])), null.source
-        else:
-            p, source = float("nan"), None
+        if math.isnan(p) and test is not None and test.is_p_value:
+            p, source = float(r["score"]), "test"
         rows.append({"column": r["column"], "stattest": r["stattest"], "score": r["score"],
                      "p_value": p, "p_source": source if not math.isnan(p) else None,
                      "drifted": bool(r["drifted"])})

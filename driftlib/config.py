@@ -146,7 +146,7 @@ class CalibrationConfig(Strict):
 class ConceptConfig(Strict):
     window: str = "7D"
     min_labels: int = Field(200, ge=10)
-    metric: str = "roc_auc"
+    metric: str | None = Field(None, description="default follows the task: roc_auc (classification), mae (regression)")
     n_bootstrap: int = Field(200, ge=20)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     metrics: list[str] | None = Field(None, description="metrics reported; None = all for the task")
@@ -180,7 +180,8 @@ class RetrainConfig(Strict):
     window_days: int = Field(60, ge=1)
     half_life_days: float = Field(30, gt=0)
     holdout_days: int = Field(14, ge=1)
-    metric: str = "roc_auc"
+    metric: str | None = Field(None, description="gate metric; default follows the task: roc_auc "
+                               "(classification), mae (regression)")
     min_improvement: float = Field(0.005, ge=0)
     slice_columns: list[str] = []
     slice_tolerance: float = Field(0.02, ge=0)
@@ -256,6 +257,29 @@ class Params(Strict):
     calibration: CalibrationConfig = CalibrationConfig()
     source_file: str | None = Field(None, exclude=True, description="set by load_params")
 
+    @model_validator(mode="after")
+    def _metrics_follow_task(self) -> "Params":
+        """Metric defaults follow `task`; a metric of the other task or a typo fails at load, not in a notebook."""
+        from driftlib.models.gate import METRICS as GATE_METRICS
+        from driftlib.performance.metrics import METRICS as CONCEPT_METRICS
+
+        default = "roc_auc" if self.task == "classification" else "mae"
+        self.concept.metric = self.concept.metric or default
+        self.retrain.metric = self.retrain.metric or default
+        checks = [("retrain.metric", GATE_METRICS, [self.retrain.metric]),
+                  ("concept.metric", CONCEPT_METRICS, [self.concept.metric]),
+                  ("concept.metrics", CONCEPT_METRICS, self.concept.metrics or []),
+                  ("concept.degradation_metrics", CONCEPT_METRICS, self.concept.degradation_metrics or [])]
+        if self.task == "classification" or "slice_metric" in self.concept.model_fields_set:
+            checks.append(("concept.slice_metric", CONCEPT_METRICS, [self.concept.slice_metric]))
+        for name, registry, values in checks:
+            for value in values:
+                if value not in registry or registry[value].task != self.task:
+                    choose = ", ".join(k for k, m in registry.items() if m.task == self.task)
+                    raise ValueError(f"field '{name}': '{value}' is not a {self.task} metric (task: "
+                                     f"{self.task}; choose from {choose})")
+        return self
+
     # -- paths -----------------------------------------------------------------------------------
     @property
     def root_dir(self) -> Path:
@@ -295,6 +319,8 @@ def _first_error(err: ValidationError) -> str:
         return f"unknown key '{field}'"
     if e["type"] == "missing":
         return f"missing required key '{field}'"
+    if e["type"] == "value_error" and not _field_name(e["loc"]) and str(e["msg"]).startswith("Value error, field '"):
+        return str(e["msg"])[len("Value error, "):]  # a cross-field check that names its own field
     return f"field '{field}': {e['msg']}"
 
 

@@ -162,13 +162,14 @@ def test_target_and_prediction_drift_per_window(flipped):
 
 def test_regression_task_reports_mae_rmse():
     world = make_world(seed=1, test_windows=False, learner="linear")
-    params = world.params.model_copy(update={"task": "regression"})
+    params = world.params.model_copy(update={"task": "regression",  # unset metric: the task's default
+                                             "concept": world.params.concept.model_copy(update={"metric": None})})
     rng = np.random.default_rng(0)
     ref = world.reference.assign(y=lambda d: d["x1"] + rng.normal(0, 0.3, len(d)), prediction=lambda d: d["x1"])
     prod = world.production.assign(prediction=lambda d: d["x1"])
     prod["y"] = np.where(prod["y"].notna(), prod["x1"] + rng.normal(0, 0.3, len(prod)), np.nan)
     report = ConceptDriftAnalyzer(params).fit(ref).score(prod, as_of=world.as_of)
-    assert report.metric == "rmse" and set(report.current["realized"]) == {"mae", "rmse"}
+    assert report.metric == "mae" and set(report.current["realized"]) == {"mae", "rmse"}
     assert report.verdict == "stable"
     assert report.current["estimated"] is None
 

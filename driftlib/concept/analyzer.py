@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
 
+from driftlib.concept import findings as F
 from driftlib.concept import windows as W
 from driftlib.concept.estimate import PerformanceEstimator, make_calibrator
 from driftlib.performance.metrics import DEFAULTS, Rows, bootstrap, get_metric, interval
@@ -21,7 +22,7 @@ from driftlib.concept.shift import (CalibrationShiftTest, ConceptShiftTest, Cova
                                     make_learner)
 from driftlib.performance.slices import slice_drops
 from driftlib.config import Params
-from driftlib.core.errors import ConfigError, InputError
+from driftlib.core.errors import ConfigError, InputError, NotFittedError
 
 CONCEPT_TESTS = ("calibration", "features")
 from driftlib.core.contracts import VERDICTS  # noqa: E402,F401
@@ -58,9 +59,7 @@ class ConceptDriftAnalyzer:
         self.seed = self.cfg.seed if random_state is None else random_state
         if not params.columns.target:
             raise ConfigError(f"{params.source_file}: field 'columns.target': concept drift needs the label column")
-        metric = self.cfg.metric
-        if self.task == "regression" and "metric" not in self.cfg.model_fields_set:
-            metric = "rmse"  # the field's default is a classification metric
+        metric = self.cfg.metric or ("roc_auc" if self.task == "classification" else "mae")
         self.metric = get_metric(metric, self.task)
         slice_metric = self.cfg.slice_metric
         if self.task == "regression" and "slice_metric" not in self.cfg.model_fields_set:
@@ -97,11 +96,12 @@ class ConceptDriftAnalyzer:
 
     # -- fit ---------------------------------------------------------------------------------------
     def fit(self, reference: pd.DataFrame, model=None) -> "ConceptDriftAnalyzer":
-        from driftlib.data.tables import add_predictions, feature_lists
+        from driftlib.data.tables import add_predictions, encode_target, feature_lists
 
         c = self._c
         if c.target not in reference.columns:
             raise InputError(f"reference: missing label column '{c.target}'")
+        reference = encode_target(reference, self.params)  # raw labels (strings, booleans) to 0/1
         needs_model = c.prediction not in reference.columns or (
             self.task == "classification" and c.probability and c.probability not in reference.columns)
         if needs_model:
@@ -178,9 +178,22 @@ class ConceptDriftAnalyzer:
         degraded, basis = _degraded(cur, windows)
         lab = current[current[self._c.target].notna()]
         ref = self.reference_summary()
+        findings, insufficient = [], None
+        if current.empty:  # an empty run window says nothing, whatever older windows said
+            days = self.params.run.lookback_days if lookback_days is None else lookback_days
+            insufficient = F.empty_window(df, ts, start, as_of, days)
+            degraded, basis = None, "no data in the run window"
+        one = None
+        if self.task == "classification":
+            hist = df[df[self._c.target].notna()]
+            one = F.single_class(self._y(hist), hist[ts], self._y(lab))
+            if one:
+                findings.append(F.single_class_text(one, self.params.columns.positive_label))
+        at, first_degraded, onset_basis = F.onset(windows, onset.change_points, degraded, start, as_of,
+                                                  self._onset.tolerance)
         report = ConceptReport(
             headline="", verdict=cur["verdict"], degraded=degraded, degraded_basis=basis,
-            onset=self._onset_date(windows, onset.change_points, degraded, start, as_of), as_of=as_of,
+            onset=at, as_of=as_of,
             start=start, metric=self.metric.name, degradation_metrics=[m.name for m in self.degradation_],
             task=self.task, reference=ref, current=cur, windows=windows,
             estimation_error=estimation_error(windows, [m.name for m in self.metrics_]),
@@ -189,7 +202,9 @@ class ConceptDriftAnalyzer:
             change_points=onset.change_points, detections=onset.detections, last_change=onset.onset,
             slices=self._slices(lab), calibration={"reference": ref["calibration"],
                                                    "current": self._calibration(lab)},
-            n_errors=onset.n, confidence=self.cfg.confidence)
+            n_errors=onset.n, confidence=self.cfg.confidence, findings=findings,
+            insufficient=insufficient, min_labels=self.cfg.min_labels, first_degraded=first_degraded,
+            onset_basis=onset_basis, single_class=one)
         report.headline = headline(report)
         return report
 
@@ -207,10 +222,10 @@ class ConceptDriftAnalyzer:
         return df[df[self._c.timestamp] >= start], start
 
     def _prepare(self, production: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
-        from driftlib.data.tables import utc, with_utc_timestamp
+        from driftlib.data.tables import encode_target, utc, with_utc_timestamp
 
         if not hasattr(self, "reference_"):
-            raise RuntimeError("call fit(reference) before scoring production data")
+            raise NotFittedError("ConceptDriftAnalyzer: call fit(reference) before scoring production data")
         c = self._c
         missing = [x for x in [c.prediction, *self.numeric_, *self.categorical_] if x not in production.columns]
         if missing:
@@ -218,6 +233,7 @@ class ConceptDriftAnalyzer:
         df = with_utc_timestamp(production, c.timestamp, "production")
         if c.target not in df.columns:
             df = df.assign(**{c.target: np.nan})
+        df = encode_target(df, self.params)
         if W.LABEL_TIME in df.columns:
             df = df.assign(**{W.LABEL_TIME: pd.to_datetime(df[W.LABEL_TIME], utc=True)})
         if as_of is None:
@@ -342,26 +358,6 @@ class ConceptDriftAnalyzer:
         return out
 
     # -- history-wide views ------------------------------------------------------------------------
-    def _onset_date(self, windows: list[dict], points: list[dict], degraded, start, as_of):
-        """Since when: the first upward change point within the current streak of degraded windows
-        (else the last one shortly before it; else the streak's start); with no streak, within the
-        run window. Detectors date the change, the intervals decide which change matters: on real
-        traffic detectors also fire on every stormy evening."""
-        if not degraded:
-            return None
-        first = None
-        for w in reversed([w for w in windows if w["degraded"] is not None]):
-            if not w["degraded"]:
-                break
-            first = w
-        lo = first["start"] if first else start
-        ups = [p["timestamp"] for p in points if p["direction"] == "up"]
-        inside = [t for t in ups if lo <= t < as_of]
-        if inside:
-            return min(inside)
-        before = [t for t in ups if lo - self._onset.tolerance <= t < lo]  # detected just before the window
-        return max(before) if before else lo
-
     def _run_onset(self, df: pd.DataFrame):
         lab = df[df[self._c.target].notna()]
         y, pred = self._y(lab), lab[self._c.prediction].to_numpy(float)

@@ -33,6 +33,12 @@ class ConceptReport:
     calibration: dict = field(default_factory=dict)
     n_errors: int = 0
     confidence: float = 0.95
+    findings: list[str] = field(default_factory=list)  # stated first: one class, overlap with training ...
+    insufficient: str | None = None  # why the run window says nothing, and the setting that fixes it
+    min_labels: int | None = None
+    first_degraded: pd.Timestamp | None = None  # start of the current streak of degraded windows
+    onset_basis: str = ""
+    single_class: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON-able; `headline` first, as the runner's index page expects."""
@@ -50,6 +56,9 @@ class ConceptReport:
             "change_points": self.change_points, "last_change": self.last_change,
             "detections": _by_detector(self.detections), "n_errors": self.n_errors, "slices": self.slices,
             "calibration": self.calibration, "confidence": self.confidence,
+            "findings": self.findings, "insufficient": self.insufficient, "min_labels": self.min_labels,
+            "first_degraded": None if self.first_degraded is None else self.first_degraded.date().isoformat(),
+            "onset_basis": self.onset_basis, "single_class": self.single_class,
         })
 
     def windows_frame(self) -> pd.DataFrame:
@@ -76,7 +85,8 @@ class ConceptReport:
         real = (cur.get("realized") or {}).get(self.metric)
         est = (cur.get("estimated") or {}).get(self.metric)
         cells = [("Verdict", self.verdict), ("Degraded", _fmt_bool(self.degraded, self.degraded_basis)),
-                 ("Onset", "-" if self.onset is None else self.onset.date().isoformat()),
+                 ("Onset", self.onset.date().isoformat() if self.onset is not None
+                  else ("unknown" if self.degraded else "-")),
                  (f"Reference {self.metric}", _fmt_iv(ref)), (f"Realized {self.metric}", _fmt_iv(real)),
                  (f"Estimated {self.metric}", _fmt_iv(est)),
                  ("Label coverage", f"{self.label_coverage['coverage']:.0%} of {self.label_coverage['n']:,}"),
@@ -102,9 +112,15 @@ def _compact(w: dict) -> dict:
     return w
 
 
+def _defined(v) -> bool:
+    return v is not None and v == v and abs(v) != float("inf")
+
+
 def _fmt_iv(v: dict | None) -> str:
     if not v or v.get("value") is None:
         return "-"
+    if not _defined(v["value"]):
+        return "undefined"
     if v.get("lower") is None or v["lower"] != v["lower"]:
         return f"{v['value']:.3f}"
     return f"{v['value']:.3f} [{v['lower']:.3f}, {v['upper']:.3f}]"
@@ -137,16 +153,34 @@ def headline(r: ConceptReport) -> str:
     values = win.get(kind) or {}
     shown = [m for m in r.degradation_metrics if ((win.get("difference") or {}).get(m) or {}).get("degraded")]
     shown = shown or [r.metric]
-    parts = []
+    undefined = [m for m in shown if values.get(m) and not _defined(values[m].get("value"))]
+    if undefined:  # e.g. roc_auc on one class: say so and speak with a metric that is defined
+        shown = [m for m in shown if m not in undefined] or [
+            m for m in [*r.degradation_metrics, "brier", "accuracy", "log_loss"]
+            if values.get(m) and _defined(values[m].get("value"))][:1]
+    parts = [f"{m} undefined" for m in undefined]
     for m in shown:
         v = values.get(m)
         ref = r.reference["metrics"].get(m, {}).get("value")
         if v and ref is not None:
             parts.append(f"{'estimated ' if kind == 'estimated' else ''}{m} {_fmt_iv(v)} vs {ref:.3f}")
-    numbers = ("; ".join(parts) + f" in the reference, {where}") if parts else "no labelled data to compare"
+    if len(parts) > len(undefined):
+        numbers = "; ".join(parts) + f" in the reference, {where}"
+    elif win.get("n_labelled") and r.min_labels and win["n_labelled"] < r.min_labels:
+        numbers = f"{win['n_labelled']:,} labels, fewer than concept.min_labels = {r.min_labels}"
+    else:
+        numbers = "no labelled data to compare"
+    finding = "".join(f"{f[0].upper()}{f[1:]}. " for f in r.findings)
+    if r.insufficient:
+        return f"Insufficient data: {r.insufficient}."
     if r.degraded:
-        since = f" since {r.onset.date().isoformat()}" if r.onset is not None else ""
-        state = f"Model degraded{since}"
+        if r.onset is not None:
+            state = f"Model degraded since {r.onset.date().isoformat()}"
+        elif r.first_degraded is not None:
+            state = (f"Model degraded (onset unknown: {r.onset_basis or 'no agreed change point'}; first "
+                     f"degraded window from {pd.Timestamp(r.first_degraded).date().isoformat()})")
+        else:
+            state = "Model degraded (onset unknown)"
     elif r.degraded is None:
         state = "Performance unknown"
     else:
@@ -155,4 +189,4 @@ def headline(r: ConceptReport) -> str:
         why = f"too few labels to test for concept drift ({r.current['n_labelled']:,} labelled)"
     else:
         why = VERDICT_TEXT.get(r.verdict, r.verdict)
-    return f"{state}: {numbers}; {why}."
+    return f"{finding}{state}: {numbers}; {why}."

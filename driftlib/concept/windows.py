@@ -28,16 +28,27 @@ def window_spec(window: str) -> pd.Timedelta | int:
 
 
 def assign_windows(ts: pd.Series, spec: pd.Timedelta | int, end: pd.Timestamp) -> pd.DataFrame:
-    """Window start/end per row; time windows are aligned so the last one ends exactly at `end`."""
+    """Window start/end per row; time windows are aligned so the last one ends exactly at `end` and
+    hold [start, end), as `driftlib.drift.detector.split_windows` does."""
     if isinstance(spec, int):
         k = (len(ts) - 1 - np.arange(len(ts))) // spec
         groups = pd.Series(k, index=ts.index)
         start = ts.groupby(groups).transform("min")
         stop = ts.groupby(groups).transform("max") + pd.Timedelta(microseconds=1)
         return pd.DataFrame({"start": start, "end": stop.where(groups > 0, end)})
-    k = ((end - ts) // spec).astype(int)
-    start = end - (k + 1) * spec
-    return pd.DataFrame({"start": start, "end": start + spec})
+    from pandas.tseries.frequencies import to_offset
+
+    from driftlib.drift.detector import window_edges
+
+    if len(ts) == 0:
+        return pd.DataFrame({"start": ts, "end": ts}, index=ts.index)
+    n = max(1, int(np.ceil((end - ts.min()) / spec)))
+    first = end - n * spec
+    # the drift report's rule: a window is [start, end), a row stamped on a boundary opens the next window
+    edges = window_edges(first, end, to_offset(spec), first, end)
+    ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64")
+    ids = np.clip(edges.asi8.searchsorted(ns, "right") - 1, 0, len(edges) - 2)
+    return pd.DataFrame({"start": edges[ids], "end": edges[ids + 1]}, index=ts.index)
 
 
 def mask_late_labels(df: pd.DataFrame, target: str, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -45,7 +56,7 @@ def mask_late_labels(df: pd.DataFrame, target: str, as_of: pd.Timestamp) -> pd.D
     if LABEL_TIME not in df.columns:
         return df
     late = df[LABEL_TIME].notna() & (df[LABEL_TIME] >= as_of)
-    return df.assign(**{target: pd.to_numeric(df[target], errors="coerce").mask(late)})
+    return df.assign(**{target: df[target].mask(late)})
 
 
 def coverage(df: pd.DataFrame, target: str, timestamp: str) -> dict:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from driftlib.config import Params, TableSource
 from driftlib.core.clock import utc
-from driftlib.core.errors import InputError
+from driftlib.core.errors import ConfigError, InputError
 from driftlib.data.features import BOOKKEEPING, LABEL_TIME, feature_lists  # noqa: F401  (re-exported)
 
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
@@ -135,7 +135,7 @@ def _production_from_table(params, start, end, as_of, model) -> pd.DataFrame:
         df[c.target] = np.nan
     elif as_of is not None:
         late = df[LABEL_TIME].isna() | (df[LABEL_TIME] >= utc(as_of))
-        df[c.target] = df[c.target].astype("float64").mask(late)
+        df[c.target] = df[c.target].mask(late)  # raw labels kept: encode_labels maps them
     if c.prediction not in df.columns and not df.empty:
         df = add_predictions(df, _resolve_model(model, params), params)
     return df
@@ -167,3 +167,87 @@ def _production_from_log(params, start, end, as_of) -> pd.DataFrame:
                             "prediction": c.prediction, "probability": c.probability or "probability"})
     df = cut(df, c.timestamp, start, end)
     return df.sort_values(c.timestamp, kind="stable").reset_index(drop=True)
+
+
+# -- labels: raw values (strings, booleans, 0/1) to 0/1, one rule for training, metrics and reports ----
+# Pairs whose positive class is unambiguous; compared case-insensitively after `_label_key`.
+KNOWN_PAIRS = (("0", "1"), ("false", "true"), ("no", "yes"), ("n", "y"), ("f", "t"),
+               ("negative", "positive"), ("neg", "pos"))
+
+
+def _label_key(value) -> str:
+    """A label as a comparable word: 1, 1.0, '1' and True-as-1 agree; 'Yes' and 'yes' agree."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip().lower()
+
+
+def label_classes(values) -> list:
+    """The distinct non-missing labels, as JSON-able Python values in a stable order."""
+    s = pd.Series(values).dropna()
+    uniq = pd.unique(s.to_numpy(dtype=object))
+    items = [v.item() if isinstance(v, np.generic) else v for v in uniq]
+    return sorted(items, key=_label_key)
+
+
+def positive_class(classes: list, positive_label=None, *, target: str = "target"):
+    """The class that counts as 1: `columns.positive_label`, or inferred when the labels say it.
+
+    Inference only for pairs such as {0, 1}, {False, True}, {"no", "yes"}; anything else (e.g.
+    "successful"/"unsuccessful") is a one-line ConfigError asking for the field.
+    """
+    keys = {_label_key(c): c for c in classes}
+    if positive_label is not None:
+        want = _label_key(positive_label)
+        if keys and want not in keys and len(keys) > 1:
+            raise ConfigError(f"field 'columns.positive_label': '{positive_label}' is not a value of "
+                              f"column '{target}' (values: {', '.join(map(str, classes[:10]))})")
+        return keys.get(want, positive_label)
+    if len(keys) > 2:
+        shown = ", ".join(map(str, classes[:10])) + (" …" if len(classes) > 10 else "")
+        raise ConfigError(f"field 'columns.positive_label': column '{target}' has {len(classes)} classes "
+                          f"({shown}); multiclass models are not supported: set columns.positive_label "
+                          "to the class to monitor (one-vs-rest)")
+    for neg, pos in KNOWN_PAIRS:
+        if set(keys) <= {neg, pos}:
+            return keys.get(pos, pos)
+    raise ConfigError(f"field 'columns.positive_label': cannot tell which value of column '{target}' "
+                      f"is the positive class ({', '.join(map(str, classes))}): set "
+                      "columns.positive_label")
+
+
+def encode_labels(values, params: Params) -> np.ndarray:
+    """Labels as floats: 1.0 positive / 0.0 other class (classification), the number (regression),
+    NaN where the label is missing. Raw values from tables, the log and /feedback all pass here."""
+    s = pd.Series(values).reset_index(drop=True)
+    target = params.columns.target or "target"
+    if params.task == "regression":
+        num = pd.to_numeric(s, errors="coerce")
+        bad = num.isna() & s.notna()
+        if bad.any():
+            raise InputError(f"column '{target}' (columns.target): regression labels must be numbers, "
+                             f"got '{s[bad].iloc[0]}'")
+        return num.to_numpy(float)
+    pos = _label_key(positive_class(label_classes(s), params.columns.positive_label, target=target))
+    keys = s.map(lambda v: None if pd.isna(v) else _label_key(v))
+    return np.where(keys.isna(), np.nan, (keys == pos).astype(float))
+
+
+def encode_target(df: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """`df` with its target column encoded by `encode_labels` (a copy; missing stays NaN)."""
+    target = params.columns.target
+    if not target or target not in df.columns:
+        return df
+    return df.assign(**{target: encode_labels(df[target], params)})
+
+
+def label_card(values, params: Params) -> dict:
+    """What the model card records about the labels: the raw classes and which one is positive."""
+    if params.task != "classification":
+        return {"classes": None, "positive_label": None}
+    classes = label_classes(values)
+    return {"classes": classes,
+            "positive_label": positive_class(classes, params.columns.positive_label,
+                                             target=params.columns.target or "target")}

@@ -24,6 +24,7 @@ class Metric:
     func: Callable[[np.ndarray, np.ndarray], float]
     higher_is_better: bool = True
     threshold: bool = False  # computed on 0/1 predictions rather than scores
+    task: str = "classification"
 
 
 def _binary(f):
@@ -37,9 +38,9 @@ METRICS: dict[str, Metric] = {
     "brier": Metric(brier_score_loss, higher_is_better=False),
     "accuracy": Metric(_binary(accuracy_score), threshold=True),
     "f1": Metric(_binary(lambda y, p: f1_score(y, p, zero_division=0)), threshold=True),
-    "rmse": Metric(root_mean_squared_error, higher_is_better=False),
-    "mae": Metric(mean_absolute_error, higher_is_better=False),
-    "r2": Metric(r2_score),
+    "rmse": Metric(root_mean_squared_error, higher_is_better=False, task="regression"),
+    "mae": Metric(mean_absolute_error, higher_is_better=False, task="regression"),
+    "r2": Metric(r2_score, task="regression"),
 }
 
 
@@ -71,6 +72,8 @@ class Comparison:
     ci: tuple[float, float]
     confidence: float
     slices: list[dict] = field(default_factory=list)
+    requested: str | None = None  # the configured metric when the gate fell back to `metric`
+    fallback_reason: str | None = None
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ci": list(self.ci)}
@@ -158,14 +161,45 @@ def slice_table(metric: str, y, champion, challenger, slices: pd.DataFrame | Non
     return rows
 
 
+def fallback_metric(name: str) -> str:
+    """A metric defined on any non-empty holdout, of the same task: Brier (or log-loss) for
+    probabilities, MAE (or RMSE) for regression — proper scores that still rank two models."""
+    if get_metric(name).task == "classification":
+        return "log_loss" if name == "brier" else "brier"
+    return "rmse" if name == "mae" else "mae"
+
+
+def _undefined_why(metric: str, y, ca: float, cb: float, ci) -> str | None:
+    """Why `metric` cannot decide on this holdout, or None when it can."""
+    y = np.asarray(y)
+    if np.isfinite(ca) and np.isfinite(cb) and np.all(np.isfinite(ci)):
+        return None
+    classes = np.unique(y)
+    if get_metric(metric).task == "classification" and len(classes) < 2:
+        label = "none" if not len(classes) else f"all {len(y):,} labels are {classes[0]:g}"
+        return f"{metric} is undefined on the holdout (one class: {label})"
+    return f"{metric} cannot rank the candidates on the holdout (undefined on the bootstrap resamples)"
+
+
 def compare(metric: str, y, champion, challenger, *, slices: pd.DataFrame | None = None,
             n_bootstrap: int = 500, confidence: float = 0.95, min_slice_rows: int = 200,
-            seed: int = 0) -> Comparison:
-    """Score both models' outputs on the same labelled holdout."""
+            seed: int = 0, fallback: bool = True) -> Comparison:
+    """Score both models' outputs on the same labelled holdout.
+
+    When `metric` is undefined there (AUC on one class) the comparison is made on
+    `fallback_metric(metric)` and says so (`requested`, `fallback_reason`): the gate still decides.
+    """
     get_metric(metric)
     ca, cb = metric_value(metric, y, champion), metric_value(metric, y, challenger)
     ci = bootstrap_delta(metric, y, champion, challenger, n_bootstrap=n_bootstrap,
                          confidence=confidence, seed=seed)
+    why = _undefined_why(metric, y, ca, cb, ci) if len(np.asarray(y)) else None
+    if why and fallback:
+        other = compare(fallback_metric(metric), y, champion, challenger, slices=slices,
+                        n_bootstrap=n_bootstrap, confidence=confidence, min_slice_rows=min_slice_rows,
+                        seed=seed, fallback=False)
+        other.requested, other.fallback_reason = metric, why
+        return other
     return Comparison(metric=metric, n=len(np.asarray(y)), champion=ca, challenger=cb,
                       delta=_improvement(metric, ca, cb), ci=ci, confidence=confidence,
                       slices=slice_table(metric, y, champion, challenger, slices, min_slice_rows))
@@ -174,8 +208,9 @@ def compare(metric: str, y, champion, challenger, *, slices: pd.DataFrame | None
 def gate(c: Comparison, min_improvement: float, slice_tolerance: float) -> tuple[bool, list[str]]:
     """(promote?, reasons). Every failed condition is listed, or why it passed."""
     reasons = []
+    note = [f"{c.fallback_reason}: decided on {c.metric} instead"] if c.fallback_reason else []
     if not np.isfinite(c.delta):
-        return False, [f"{c.metric} is undefined on the holdout (a single class?)"]
+        return False, note + [f"{c.metric} is undefined on the holdout"]
     if c.delta < min_improvement:
         reasons.append(f"challenger {c.metric} {c.challenger:.4f} vs champion {c.champion:.4f}: "
                        f"improvement {c.delta:+.4f} is below the required {min_improvement:.4f}")
@@ -189,7 +224,7 @@ def gate(c: Comparison, min_improvement: float, slice_tolerance: float) -> tuple
                            f"{c.metric} {s['challenger']:.4f} vs {s['champion']:.4f} "
                            f"({s['delta']:+.4f}, tolerance {slice_tolerance:.4f})")
     if reasons:
-        return False, reasons
-    return True, [f"challenger better by {c.delta:+.4f} {c.metric} (>= {min_improvement:.4f}), "
+        return False, note + reasons
+    return True, note + [f"challenger better by {c.delta:+.4f} {c.metric} (>= {min_improvement:.4f}), "
                   f"{c.confidence:.0%} CI [{lo:+.4f}, {hi:+.4f}] above zero, no slice worse than "
                   f"-{slice_tolerance:.4f}"]

@@ -150,19 +150,54 @@ def _window_info(df: pd.DataFrame, ts: str, weights=None) -> dict:
 
 
 def labelled_rows(params: Params, df: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose label has arrived, time-ordered."""
+    """Rows whose label has arrived, time-ordered, the label encoded to 0/1 (`encode_labels`)."""
+    from driftlib.data.tables import encode_target
+
     target = params.columns.target
     if not target or target not in df.columns:
         raise InputError(f"{params.source_file}: field 'columns.target': no label column in the data")
-    out = df[df[target].notna()]
+    out = encode_target(df[df[target].notna()], params)
     return out.sort_values(params.columns.timestamp, kind="stable").reset_index(drop=True)
 
 
-def split_holdout(df: pd.DataFrame, ts: str, holdout_days: int):
-    """(before, holdout): the holdout is the last `holdout_days` of labelled data, never random."""
+HOLDOUT_SHARE = 0.2  # of the distinct timestamps, when holdout_days cannot split coarse time
+
+
+def split_holdout(df: pd.DataFrame, ts: str, holdout_days: int, notes: list | None = None):
+    """(before, holdout, cut): the holdout is the last `holdout_days` of labelled data, never random.
+
+    On yearly or monthly timestamps the last `holdout_days` can hold all the data; the holdout is
+    then the last HOLDOUT_SHARE of the distinct timestamps (at least one), noted in `notes`.
+    """
     end = df[ts].max()
     start = end - timedelta(days=holdout_days)
-    return df[df[ts] <= start], df[df[ts] > start], start
+    before, holdout = df[df[ts] <= start], df[df[ts] > start]
+    times = np.sort(df[ts].unique())
+    if before.empty and len(times) >= 2:
+        k = min(len(times) - 1, max(1, int(round(HOLDOUT_SHARE * len(times)))))
+        start = pd.Timestamp(times[-k - 1])
+        before, holdout = df[df[ts] <= start], df[df[ts] > start]
+        if notes is not None:
+            notes.append(f"retrain.holdout_days = {holdout_days} would hold all {len(df):,} labelled rows "
+                         f"({len(times)} distinct timestamps): the holdout is the last {k} distinct "
+                         f"timestamp(s) instead, from {pd.Timestamp(times[-k]).date()}")
+    return before, holdout, start
+
+
+def _coarse_training(cfg: RetrainConfig, before: pd.DataFrame, ts: str, train: pd.DataFrame, weights,
+                     notes: list):
+    """A sliding window that misses coarse timestamps (a year apart) takes the latest distinct
+    timestamps holding `min_train_rows` instead, and says so; other strategies are left alone."""
+    if cfg.strategy != "sliding" or len(train) >= cfg.min_train_rows or len(before) < cfg.min_train_rows:
+        return train, weights
+    counts = before.groupby(ts).size().sort_index(ascending=False).cumsum()
+    first = counts.index[int(np.searchsorted(counts.to_numpy(), cfg.min_train_rows))]
+    chosen = before[before[ts] >= first]
+    days = int(np.ceil((before[ts].max() - first).total_seconds() / 86400)) + 1
+    notes.append(f"retrain.window_days = {cfg.window_days} holds {len(train):,} training rows: trained on "
+                 f"the latest distinct timestamps from {pd.Timestamp(first).date()} instead "
+                 f"({len(chosen):,} rows; retrain.window_days >= {days} selects them by itself)")
+    return chosen, weights
 
 
 def _skip(reason: str, registry: Registry, champion: str | None = None) -> RetrainDecision:
@@ -190,21 +225,25 @@ def _retrain(params: Params, labelled: pd.DataFrame, registry: Registry | None,
     champion_v = registry.current_version()
     if champion_v is None:
         return _skip("no current model to compare against (run `driftlib models train`)", registry)
+    raw_labels = labelled[params.columns.target] if params.columns.target in labelled else None
     data = labelled_rows(params, labelled)
     if len(data) < cfg.min_holdout_rows + cfg.min_train_rows:
-        return _skip(f"only {len(data)} labelled rows (need {cfg.min_train_rows} to train and "
-                     f"{cfg.min_holdout_rows} for the holdout)", registry, champion_v)
-    before, holdout, cut = split_holdout(data, ts, cfg.holdout_days)
+        return _skip(_too_few(cfg, len(data)), registry, champion_v)
+    notes: list[str] = []
+    before, holdout, cut = split_holdout(data, ts, cfg.holdout_days, notes)
     train, weights = training_window(cfg, before, ts, cut)
+    train, weights = _coarse_training(cfg, before, ts, train, weights, notes)
     if len(holdout) < cfg.min_holdout_rows or len(train) < cfg.min_train_rows:
-        return _skip(f"{len(train)} training rows ({cfg.strategy}) and {len(holdout)} holdout rows: "
-                     f"need {cfg.min_train_rows} and {cfg.min_holdout_rows}", registry, champion_v)
+        return _skip(_window_short(cfg, len(train), len(holdout), len(before)), registry, champion_v)
     champion = registry.load(champion_v)
     numeric, categorical = feature_lists(params, data)
     challenger = fit_model(params, train, weights)
     X, y = holdout[[*numeric, *categorical]], holdout[params.columns.target].to_numpy()
     if params.task == "classification":
         y = y.astype(int)
+        if len(np.unique(y)) < 2:
+            notes.append(f"the holdout's labels have one class ({len(y):,} rows, all "
+                         f"{'positive' if y[0] == 1 else 'negative'})")
     slice_cols = cfg.slice_columns or categorical
     missing = [col for col in slice_cols if col not in holdout.columns]
     if missing:
@@ -217,7 +256,8 @@ def _retrain(params: Params, labelled: pd.DataFrame, registry: Registry | None,
                          confidence=cfg.confidence, min_slice_rows=cfg.min_slice_rows, seed=cfg.seed)
     ok, reasons = gate(comparison, cfg.min_improvement, cfg.slice_tolerance)
     leak = _leak_warning(champion.card, cut)
-    reasons = reasons + ([leak] if leak else [])
+    reasons = reasons + ([leak] if leak else []) + notes
+    metric = comparison.metric
     training = {**_window_info(train[[ts, *numeric, *categorical, params.columns.target]], ts, weights),
                 "strategy": cfg.strategy}
     holdout_info = _window_info(holdout[[ts, *numeric, *categorical, params.columns.target]], ts)
@@ -226,18 +266,57 @@ def _retrain(params: Params, labelled: pd.DataFrame, registry: Registry | None,
             "schema": ReferenceProfile.fit(train, numeric, categorical).schema,
             "params": {"estimator": params.model.estimator, "estimator_params": params.model.params,
                        "retrain": cfg.model_dump()},
-            "metrics": {f"holdout_{cfg.metric}": comparison.challenger,
-                        f"champion_holdout_{cfg.metric}": comparison.champion},
+            "metrics": {f"holdout_{metric}": comparison.challenger,
+                        f"champion_holdout_{metric}": comparison.champion},
+            **_label_fields(params, raw_labels if raw_labels is not None else train[params.columns.target]),
             "holdout": holdout_info, "parent": champion_v,
+            "baseline": {"kind": "holdout", "start": holdout_info["start"], "end": holdout_info["end"],
+                         "rows": holdout_info["rows"], "metric": metric, "value": comparison.challenger,
+                         "why": "a promoted model is judged against the window it was validated on"},
             "gate": {"decision": "promoted" if ok else "rejected", "reasons": reasons,
                      "comparison": comparison.to_dict()}}
     version = registry.register(challenger, card, status="candidate" if ok else "rejected")
     if ok:
-        registry.promote(version, reason=f"gate passed: {reasons[0]}")
+        registry.promote(version, reason=f"gate passed: {[r for r in reasons if 'CI' in r][:1] or reasons[:1]}")
     return RetrainDecision("promoted" if ok else "rejected", reasons, registry.current_version(),
-                           champion=champion_v, challenger=version, metric=cfg.metric,
+                           champion=champion_v, challenger=version, metric=metric,
                            comparison=comparison, training=training, holdout=holdout_info,
                            scores=scores)
+
+
+def _label_fields(params: Params, raw) -> dict:
+    """`classes` and `positive_label` for the card: the service checks /feedback labels against them."""
+    from driftlib.data.tables import label_card
+
+    return label_card(raw, params)
+
+
+def _too_few(cfg: RetrainConfig, n: int) -> str:
+    """Why retraining cannot start on `n` labelled rows, and the settings that would let it."""
+    train = max(10, int(n * (1 - HOLDOUT_SHARE)))
+    hold = max(10, n - train)
+    fix = (f"set retrain.min_train_rows <= {train} and retrain.min_holdout_rows <= {hold}" if n >= 20
+           else "wait for more labels")
+    return (f"only {n:,} labelled rows (need retrain.min_train_rows = {cfg.min_train_rows} to train and "
+            f"retrain.min_holdout_rows = {cfg.min_holdout_rows} for the holdout): {fix}")
+
+
+def _window_short(cfg: RetrainConfig, n_train: int, n_holdout: int, n_before: int) -> str:
+    fixes = []
+    if n_holdout < cfg.min_holdout_rows:
+        fixes.append(f"retrain.min_holdout_rows <= {max(10, n_holdout)}" if n_holdout >= 10
+                     else f"retrain.holdout_days > {cfg.holdout_days}")
+    if n_train < cfg.min_train_rows:
+        if n_train >= 10:
+            fixes.append(f"retrain.min_train_rows <= {n_train}")
+        elif n_before >= 10:
+            fixes.append("retrain.strategy = all" if cfg.strategy != "all" else
+                         f"retrain.min_train_rows <= {n_before}")
+        else:
+            fixes.append(f"retrain.holdout_days < {cfg.holdout_days}")
+    return (f"{n_train:,} training rows ({cfg.strategy}) and {n_holdout:,} holdout rows: need "
+            f"retrain.min_train_rows = {cfg.min_train_rows} and retrain.min_holdout_rows = "
+            f"{cfg.min_holdout_rows}; set {' and '.join(fixes)}")
 
 
 def _leak_warning(card: dict, cut: pd.Timestamp) -> str | None:
@@ -259,9 +338,13 @@ def train_initial(params: Params, *, registry: Registry | None = None,
         raise ConfigError(f"{params.source_file}: field 'model.train' is not set: no training data")
     registry = registry or Registry.from_params(params, clock=clock)
     ts, target = params.columns.timestamp, params.columns.target
-    df = labelled_rows(params, read_window(params, params.model.train))
+    raw = read_window(params, params.model.train)
+    df = labelled_rows(params, raw)
     if len(df) < params.retrain.min_train_rows:
-        raise InputError(f"{params.model.train.path}: only {len(df)} labelled rows to train on")
+        fix = (f"set retrain.min_train_rows <= {len(df)}" if len(df) >= 10
+               else "model.train needs at least 10 labelled rows")
+        raise InputError(f"{params.model.train.path}: only {len(df)} labelled rows to train on, fewer than "
+                         f"retrain.min_train_rows = {params.retrain.min_train_rows}: {fix}")
     numeric, categorical = feature_lists(params, df)
     with threadpool_limits(limits=params.retrain.fit_threads):
         model = fit_model(params, df)
@@ -273,6 +356,7 @@ def train_initial(params: Params, *, registry: Registry | None = None,
             "schema": ReferenceProfile.fit(df, numeric, categorical).schema,
             "params": {"estimator": params.model.estimator, "estimator_params": params.model.params},
             "metrics": metrics, "parent": None,
+            **_label_fields(params, raw[target].dropna() if target in raw else df[target]),
             "gate": {"decision": "initial", "reasons": ["initial model trained on model.train"]}}
     version = registry.register(model, card)
     if promote:
@@ -291,7 +375,7 @@ def _reference_metrics(params: Params, model) -> dict:
     if ref.empty:
         return {}
     numeric, categorical = feature_lists(params, ref)
-    y = ref[params.columns.target].to_numpy()
+    y = ref[params.columns.target].to_numpy()  # encoded by labelled_rows
     y = y.astype(int) if params.task == "classification" else y
     s = model_scores(model, ref[[*numeric, *categorical]], params.task)
     return {f"reference_{params.retrain.metric}": metric_value(params.retrain.metric, y, s),
@@ -329,6 +413,8 @@ def register_artifact(params: Params, artifact, *, registry: Registry | None = N
             "features": {"numeric": numeric, "categorical": categorical},
             "schema": profile.schema, "reference_fingerprint": profile.fingerprint,
             "params": {"estimator": type(model).__name__}, "metrics": metrics, "parent": None,
+            **(_label_fields(params, ref[params.columns.target].dropna())
+               if params.columns.target in ref else {}),
             "gate": {"decision": "imported", "reasons": [f"imported from {artifact}"]}}
     version = registry.register(model, card)
     if promote:

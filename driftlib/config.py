@@ -114,6 +114,12 @@ class DriftConfig(Strict):
     window: str = Field("1D", description="pandas offset (1D, 7D, ...) or a row count")
     columns: dict[str, ColumnTest] = {}
     evidently_sample: int = Field(20000, ge=100, description="rows per side for Evidently's HTML")
+    evidently_max_columns: int = Field(300, ge=1, description="wider tables skip Evidently's HTML (it "
+                                       "grows to tens of MB); the full drift table is always in 02_drift_table.csv")
+    importance: Literal["permutation", "none"] = Field("permutation", description="how features are weighted "
+                                                      "in the ranking: permutation importance, or drift strength only")
+    importance_max_features: int = Field(30, ge=1, description="permutation importance for at most this many "
+                                         "features (the most drifted): its cost grows with every column")
     missing_share_tolerance: float = Field(0.05, ge=0, le=1, description="report a change of a "
                                            "column's missing-value share at least this large")
     out_of_range_tolerance: float = Field(0.01, ge=0, le=1, description="report values outside the "
@@ -240,6 +246,7 @@ class RunConfig(Strict):
 
 class Params(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="model name; labels metrics")
+    description: str = Field("", description="one sentence on what the model predicts, shown at the top of every report")
     root: str = Field(".", description="base for relative paths, relative to this file")
     task: Literal["classification", "regression"] = "classification"
     reference: TableSource

@@ -22,20 +22,73 @@ class Importance:
     note: str = ""
 
 
-def model_importance(model_loader, reference: pd.DataFrame, features: list[str], target: str,
-                     *, n_repeats: int = 3, max_rows: int = 5000) -> Importance:
-    """Permutation importance on the labelled reference; a missing model or label only costs the ranking."""
-    from driftlib.drift.quality import feature_importance
-
+def model_importance(model_loader, reference: pd.DataFrame, features: list[str], target: str, *, drift=None,
+                     mode: str = "permutation", max_features: int = 30, n_repeats: int = 3,
+                     max_rows: int = 5000) -> Importance:
+    """Permutation importance on the labelled reference, for at most `max_features` features (the most
+    drifted first: on 1,500 columns scrambling each one would take an hour). A missing model or label,
+    or `drift.importance: none`, only costs the ranking, and the note says so."""
+    if mode == "none":
+        return Importance(None, "Feature importance is off (drift.importance: none); features are ranked "
+                                "by drift strength alone.")
     try:
         model = model_loader() if callable(model_loader) and not hasattr(model_loader, "predict") else model_loader
         labelled = reference[reference[target].notna()]
-        values = feature_importance(model, labelled[features], labelled[target], n_repeats=n_repeats,
-                                    max_rows=max_rows)
-        return Importance(values)
+        chosen = _most_drifted(drift, features, max_features)
+        values = _permutation_importance(model, labelled[features], labelled[target], chosen,
+                                         n_repeats=n_repeats, max_rows=max_rows)
+        note = "" if len(chosen) == len(features) else (
+            f"Importance measured for the {len(chosen)} most drifted of {len(features)} features "
+            f"(drift.importance_max_features); the others rank by drift strength only.")
+        return Importance(values, note)
     except (DriftlibError, KeyError, ValueError, TypeError) as err:
         return Importance(None, f"Feature importance unavailable ({err}); features are ranked by drift "
                                 "strength alone.")
+
+
+def _most_drifted(drift, features: list[str], k: int) -> list[str]:
+    if drift is None or len(features) <= k:
+        return list(features)[:k] if drift is None else list(features)
+    strength = drift.features.set_index("column")["strength"].reindex(features).fillna(-1.0)
+    return list(strength.sort_values(ascending=False, kind="stable").index[:k])
+
+
+class _Subset:
+    """The model seen through a few of its columns: sklearn's permutation_importance then scrambles only
+    those, while the others keep their reference values."""
+
+    def __init__(self, model, full: pd.DataFrame):
+        self.model, self.full = model, full
+
+    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = self.full.loc[X.index].copy()
+        out[X.columns] = X.to_numpy()
+        return out
+
+    def fit(self, X, y=None):  # permutation_importance never fits; present for the estimator protocol
+        return self
+
+    def predict(self, X):
+        return self.model.predict(self._frame(X))
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(self._frame(X))
+
+    def score(self, X, y):
+        return self.model.score(self._frame(X), y)
+
+
+def _permutation_importance(model, X: pd.DataFrame, y, columns: list[str], *, n_repeats: int, max_rows: int):
+    from driftlib.drift.quality import feature_importance
+
+    if len(columns) == X.shape[1]:
+        return feature_importance(model, X, y, n_repeats=n_repeats, max_rows=max_rows)
+    keep = pd.Series(y).notna().to_numpy()
+    X, y = X[keep], pd.Series(y)[keep]
+    if len(X) > max_rows:
+        X = X.sample(max_rows, random_state=0)
+        y = y.loc[X.index]
+    return feature_importance(_Subset(model, X), X[columns], y, n_repeats=n_repeats, max_rows=max_rows)
 
 
 def period_text(start: pd.Timestamp, end: pd.Timestamp) -> str:
@@ -118,6 +171,10 @@ def evidently_views(params, reference, current, numeric, categorical, out_dir) -
     but a failure to write it is a run warning, not silence. Evidently is imported only here."""
     if len(current) < params.drift.min_rows:
         return EvidentlyOutcome(message="Too few production rows for Evidently's report.")
+    if len(numeric) + len(categorical) > params.drift.evidently_max_columns:
+        return EvidentlyOutcome(message=f"Evidently's report skipped: {len(numeric) + len(categorical)} features "
+                                f"exceed drift.evidently_max_columns = {params.drift.evidently_max_columns}; "
+                                "every column's test is in [02_drift_table.csv](02_drift_table.csv).")
     from driftlib.drift.evidently_io import SNAPSHOT_FILE, evidently_report, save_html, save_snapshot
 
     try:
@@ -129,3 +186,11 @@ def evidently_views(params, reference, current, numeric, categorical, out_dir) -
     except Exception as err:  # noqa: BLE001 - say why the view is missing, and flag the run
         why = f"Evidently's report could not be built: {type(err).__name__}: {err}"
         return EvidentlyOutcome(None, f"`{why}`", [why])
+
+
+def save_table(drift, ranked: pd.DataFrame, out_dir) -> str:
+    """Every column's test and rank in one CSV beside the report: plots and tables show only the top."""
+    table = drift.table.merge(ranked[["column", "rank", "importance", "weighted"]], on="column", how="left")
+    name = "02_drift_table.csv"
+    table.sort_values(["rank"], na_position="last").to_csv(out_dir / name, index=False)
+    return name

@@ -1,6 +1,7 @@
 """Shared CLI plumbing: user errors become one line on stderr and a documented exit code."""
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from typing import Callable, TypeVar
@@ -10,6 +11,7 @@ import typer
 from driftlib.core.errors import DriftlibError
 
 F = TypeVar("F", bound=Callable)
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -26,6 +28,10 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except DriftlibError as err:
             fail(str(err), err.exit_code)
+        except OSError as err:  # a full or read-only disk is the user's to fix, not a bug
+            if err.errno not in DISK_ERRNOS:
+                raise
+            fail(f"{err.strerror or err}: {err.filename or '?'}", 1)
         except KeyboardInterrupt:
             typer.echo("driftlib: interrupted", err=True)
             sys.exit(130)

@@ -34,6 +34,7 @@ from filelock import FileLock
 from driftlib.core.errors import ConfigError, DriftlibError
 from driftlib.core.clock import utc_now
 from driftlib.core.jsonio import to_jsonable
+from driftlib.core.lifeline import ensure_runner_alive
 
 ARTIFACT = "model.joblib"
 CARD = "card.json"
@@ -126,6 +127,7 @@ class Registry:
     # -- registering -------------------------------------------------------------------------------
     def register(self, model: Any, card: dict, *, status: str = "candidate") -> str:
         """Store `model` with its card; return the new version. Never touches CURRENT."""
+        ensure_runner_alive(f"register a model in {self.root}")
         if status not in STATUSES:
             raise ConfigError(f"registry status '{status}' must be one of {', '.join(STATUSES)}")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -276,6 +278,7 @@ class Registry:
 
     def _switch(self, version: str, action: str, reason: str) -> dict:
         """Point CURRENT at `version`; caller holds the lock."""
+        ensure_runner_alive(f"{action} model {version}")
         self._step("locked")
         self._repair()
         self.verify(version)

@@ -47,3 +47,106 @@ def test_render_hides_code_parameters_and_stderr(tmp_path):
     assert "secret_param" not in html and "injected = 2" not in html and "noisy warning" not in html
     assert "print(" not in html
     assert "cdnjs" not in html and "require.min.js" not in html
+
+
+# -- verdicts: one function, every combination ---------------------------------------------------------
+import itertools  # noqa: E402
+
+import pytest  # noqa: E402
+
+from driftlib.core.contracts import CONCEPT_VERDICTS, DECISIONS, HEALTH, VERDICTS  # noqa: E402
+from driftlib.workbench import health  # noqa: E402
+
+SLICE_REASON = ("slice origin=JFK (n=812) gets worse: roc_auc 0.7012 vs 0.7400 (-0.0388, tolerance 0.0200)")
+INTERVALS = {"below": (0.60, 0.58, 0.62), "overlap": (0.75, 0.72, 0.78), "above": (0.80, 0.78, 0.82)}
+
+
+def _run(verdict, degraded, dataset_drift, decision, interval="overlap", outcome=None):
+    value, lo, hi = INTERVALS[interval]
+    nbs = [{"name": "01_reference_capture", "status": "success", "result": {"headline": "ref"}}]
+    if dataset_drift is not None:
+        nbs.append({"name": "02_data_drift", "status": "success", "result": {
+            "headline": "d", "dataset_drift": dataset_drift, "share_drifted": 0.5 if dataset_drift else 0.0,
+            "drifted_columns": ["distance", "dep_hour"] if dataset_drift else [],
+            "columns": [{"column": c, "drifted": dataset_drift} for c in ("distance", "dep_hour")]}})
+    if verdict is not None:
+        nbs.append({"name": "03_concept_drift", "status": "success", "result": {
+            "headline": "c", "verdict": verdict, "degraded": degraded, "metric": "roc_auc",
+            "reference": {"roc_auc": {"value": 0.75, "lower": 0.74, "upper": 0.76}},
+            "windows": [{"realized": {"roc_auc": {"value": value, "lower": lo, "upper": hi}}}],
+            "label_coverage": {"coverage": 0.4}}})
+    if decision is not None:
+        nbs.append({"name": "04_retraining", "status": "success", "result": {
+            "headline": "r", "decision": decision, "challenger": "v0002", "champion": "v0001",
+            "current_version": "v0002" if decision == "promoted" else "v0001",
+            "reasons": [SLICE_REASON] if decision == "rejected" else ["no trigger fired"]}})
+    s = {"run_date": "2024-01-01", "status": "success", "warnings": [], "notebooks": nbs}
+    if outcome:
+        s["outcome"] = outcome
+    return s
+
+
+COMBOS = list(itertools.product([*VERDICTS, None], [True, False, None], [True, False, None],
+                                [*DECISIONS, None], INTERVALS))
+
+
+@pytest.mark.parametrize("verdict,degraded,dataset_drift,decision,interval", COMBOS)
+def test_every_verdict_and_decision_reads_consistently(verdict, degraded, dataset_drift, decision, interval):
+    a = health.assess(_run(verdict, degraded, dataset_drift, decision, interval))
+    drift, perf, concept, action = a.verdicts
+    assert a.health.state in HEALTH and [v.aspect for v in a.verdicts] == list(health.ASPECTS)
+    assert all(v.tone in health.TONES and v.state for v in (a.health, *a.verdicts))
+    # performance: notebook 03's judgement, never overridden, and the words agree with the state
+    measured = verdict is not None
+    assert (perf.state == "degraded") == (measured and degraded is True)
+    assert (a.health.state == "degraded") == (perf.state == "degraded")
+    if perf.state == "normal":
+        assert "within the reference" in perf.why and interval != "above"
+    if perf.state == "improved":
+        assert interval == "above" and "above the reference" in perf.why
+    if measured and degraded is False and interval == "above":
+        assert perf.state == "improved"
+    # concept and data drift: one word each, from their own vocabularies
+    assert (concept.state == "drifted") == (verdict in CONCEPT_VERDICTS)
+    assert (concept.state == "untested") == (verdict == "insufficient labels")
+    assert (drift.state == "drifted") == (dataset_drift is True)
+    if drift.state == "drifted":
+        assert "distance" in drift.why  # the user's own feature names
+    # health: "healthy" only when every aspect is fine; bad findings are never hidden by missing ones
+    if a.health.state == "healthy":
+        assert drift.state == "stable" and perf.state in ("normal", "improved")
+        assert concept.state in ("stable", "untested")
+    if a.health.state in ("unknown", "insufficient data"):
+        assert "degraded" not in (perf.state,) and concept.state != "drifted" and drift.state != "drifted"
+    if verdict in CONCEPT_VERDICTS and degraded is not True:
+        assert a.health.state == "concept drift"
+    # action: the decision itself, and for a rejection the reason in a few words
+    assert action.state == (decision or "none")
+    if decision == "rejected":
+        assert "slice origin=JFK got worse" in action.why and "v0001 kept" in action.why
+    if decision == "promoted":
+        assert "v0002" in action.why
+    # the words of the whole row never contradict each other
+    words = " ".join(v.text() for v in a.verdicts) + " " + a.health.text()
+    if perf.state != "degraded":
+        assert "degraded" not in words
+    assert "within the reference" not in words or perf.state == "normal"
+
+
+@pytest.mark.parametrize("status,warnings,saved,expected", [
+    ("success", [], None, "success"), ("success", ["02: no evidently html"], None, "success with warnings"),
+    ("failed", [], None, "failed"), ("success", [], "success with warnings", "success with warnings")])
+def test_pipeline_outcome_is_separate_from_model_health(status, warnings, saved, expected):
+    s = _run("stable", True, False, "rejected")
+    s.update(status=status, warnings=warnings)
+    if saved:
+        s["outcome"] = saved
+    a = health.assess(s)
+    assert a.outcome == expected and a.health.state == "degraded"
+
+
+def test_why_rejected_names_each_failed_condition():
+    reasons = ["challenger roc_auc 0.7010 vs champion 0.7000: improvement +0.0010 is below the required 0.0050",
+               "95% bootstrap interval of the improvement [-0.0020, +0.0040] does not exclude zero", SLICE_REASON]
+    assert health.why_rejected(reasons) == ("gain below 0.0050; gain not significant; "
+                                            "slice origin=JFK got worse (-0.0388)")

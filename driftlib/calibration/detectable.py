@@ -31,7 +31,8 @@ UNIT = {NUMERIC: "reference std", CATEGORICAL: "TVD"}
 
 @dataclass
 class DetectableShift:
-    value: float  # inf: not detectable within the largest shift tried
+    value: float  # inf: not detectable within the largest shift tried; NaN: the test flags most
+    # windows of this size without any shift (false_alarm >= power), so it cannot resolve a shift
     unit: str
     kind: str
     stattest: str
@@ -46,6 +47,9 @@ class DetectableShift:
 
     @property
     def text(self) -> str:
+        if math.isnan(self.value):
+            return (f"none: {self.stattest} flags {self.false_alarm:.0%} of unshifted windows of "
+                    f"{self.n_current} rows")
         if math.isinf(self.value):
             return f"no shift of this kind is detectable at {self.n_current} rows"
         return f"{self.value:.3g} {self.unit}"
@@ -181,6 +185,8 @@ def _first_detected(grid: np.ndarray, scores, test, thr: float, power: float) ->
             rate = float(np.mean([test.drifted(s, thr) for s in scores(float(x))]))
         if x == 0:
             false_alarm = rate
+            if rate >= power:  # flags windows of this size with no shift at all: nothing to resolve
+                return float("nan"), false_alarm
         if rate >= power:
             if prev_x is None:
                 return float(x), false_alarm

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from driftlib.core.errors import ConfigError, InputError
+from driftlib.core.errors import ConfigError, InputError, NotFittedError
 from driftlib.core.jsonio import to_jsonable
 from driftlib.data.encoding import resolve_features
 from driftlib.data.features import BOOKKEEPING
@@ -142,7 +142,8 @@ def _rank(rows: list[dict], specificity: float, effect: str) -> list[dict]:
                 continue
             if sort_key[parent] >= r["score"]:
                 sort_key[parent] = r["score"] - 1e-12 * max(1.0, abs(r["score"]))
-                p["explained_by"] = r["slice"]
+            if p.get("_by", -np.inf) < r["score"]:  # the strongest pair that carries it names it
+                p["explained_by"], p["_by"] = r["slice"], r["score"]
     return sorted(rows, key=lambda r: -sort_key[r["_key"]])
 
 
@@ -209,6 +210,7 @@ class SliceReport:
 def _table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     for r in rows:
         r.pop("_key", None)
+        r.pop("_by", None)
         r.setdefault("explained_by", None)
     return pd.DataFrame(rows, columns=columns)
 
@@ -228,7 +230,7 @@ def fit_levels(reference: pd.DataFrame, numeric, categorical, exclude: Iterable[
 
 def level_codes(levels: list[_Levels] | None, df: pd.DataFrame, where: str) -> dict[str, np.ndarray]:
     if levels is None:
-        raise ConfigError("slice finder: call fit(reference) before scoring")
+        raise NotFittedError("slice finder: call fit(reference) before scoring")
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"{where}: expected a DataFrame")
     missing = [lv.feature for lv in levels if lv.feature not in df.columns]

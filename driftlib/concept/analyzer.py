@@ -167,8 +167,9 @@ class ConceptDriftAnalyzer:
 
     # -- score -------------------------------------------------------------------------------------
     def score(self, production: pd.DataFrame, *, as_of=None, data_drift=None,
-              lookback_days: int | None = None) -> ConceptReport:
-        """`as_of` is the run date: rows at or after it are ignored and so are labels arriving later."""
+              lookback_days: int | None = None, findings: list[str] = ()) -> ConceptReport:
+        """`as_of` is the run date: rows at or after it are ignored and so are labels arriving later.
+        `findings` (e.g. the baseline's warnings) are stated in the headline before the verdict."""
         df, as_of = self._prepare(production, as_of)
         current, start = self._current(df, as_of, lookback_days)
         ts = self._c.timestamp
@@ -178,7 +179,7 @@ class ConceptDriftAnalyzer:
         degraded, basis = _degraded(cur, windows)
         lab = current[current[self._c.target].notna()]
         ref = self.reference_summary()
-        findings, insufficient = [], None
+        findings, insufficient = list(findings), None
         if current.empty:  # an empty run window says nothing, whatever older windows said
             days = self.params.run.lookback_days if lookback_days is None else lookback_days
             insufficient = F.empty_window(df, ts, start, as_of, days)

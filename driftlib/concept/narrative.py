@@ -33,6 +33,13 @@ def run_window_lines(report: ConceptReport, served, period: str) -> list[str]:
     if report.onset is not None:
         lines.append(f"- Degraded since **{report.onset:%d %b %Y}** (basis: {report.degraded_basis}; "
                      "dated by the change detectors below).")
+    elif report.degraded and getattr(report, "first_degraded", None) is not None:
+        lines.append(f"- Onset **unknown** ({report.onset_basis}); the first degraded window starts "
+                     f"{pd.Timestamp(report.first_degraded):%d %b %Y}.")
+    for finding in getattr(report, "findings", []):
+        lines.append(f"- **Finding:** {finding}.")
+    if getattr(report, "insufficient", None):
+        lines.append(f"- **Insufficient data:** {report.insufficient}.")
     tests = (cur.get("concept_test") or {}).get("tests", {})
     for name, t in tests.items():
         lines.append(f"- Concept test on {name}: p = {t['p_value']:.2g} → {'change' if t['drift'] else 'no change'} "

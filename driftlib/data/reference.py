@@ -149,18 +149,23 @@ def capture_dir(params) -> Path:
     return params.state_dir / "reference"
 
 
-def capture(params, df: pd.DataFrame, model_version: str | None) -> tuple["ReferenceProfile", bool]:
+def capture(params, df: pd.DataFrame, model_version: str | None,
+            baseline: dict | None = None) -> tuple["ReferenceProfile", bool]:
     """Save reference rows + profile; returns (profile, changed) where changed compares fingerprints.
 
-    The fingerprint covers the features and the model version that scored them: a promoted model
-    means a new reference (its predictions differ), the same data and model mean a no-op.
+    The fingerprint covers the features, the model version that scored them and the baseline kind
+    (`driftlib.concept.baseline`): a promoted model means a new reference (its own holdout, or its
+    predictions differ), the same data and model mean a no-op.
     """
 
     numeric, categorical = feature_lists(params, df)
     profile = ReferenceProfile.fit(df, numeric, categorical, model_version=model_version,
                                    window={"start": params.reference.start, "end": params.reference.end},
-                                   source=str(params.path(params.reference.path)))
-    profile.fingerprint = hashlib.sha256(f"{profile.fingerprint}:{model_version}".encode()).hexdigest()
+                                   source=str(params.path(params.reference.path)),
+                                   **({"baseline": baseline} if baseline else {}))
+    kind = (baseline or {}).get("kind", "reference")
+    key = f"{profile.fingerprint}:{model_version}" + ("" if kind == "reference" else f":{kind}")
+    profile.fingerprint = hashlib.sha256(key.encode()).hexdigest()
     folder = capture_dir(params)
     previous = folder / "profile.json"
     changed = not previous.is_file() or ReferenceProfile.load(previous).fingerprint != profile.fingerprint

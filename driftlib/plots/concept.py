@@ -23,11 +23,15 @@ def _series(report, kind: str, metric: str) -> pd.DataFrame:
     rows = []
     for w in report.windows:
         v = (w.get(kind) or {}).get(metric)
-        if v:
+        if v and _finite(v.get("value")):  # undefined (e.g. AUC on one class) is skipped, not drawn
             judged = ((w.get("difference") or {}).get(metric) or {}).get("degraded")
             rows.append({"t": _mid(w), "value": v["value"], "lower": v["lower"], "upper": v["upper"],
                          "degraded": judged})
     return pd.DataFrame(rows, columns=["t", "value", "lower", "upper", "degraded"])
+
+
+def _finite(x) -> bool:
+    return x is not None and bool(np.isfinite(float(x)))
 
 
 def _time_axis(ax) -> None:
@@ -52,9 +56,9 @@ def performance_timeline(report, metric: str | None = None, ax=None):
     fig, ax = _axes(ax)
     _marks(ax, report)
     ref = report.reference["metrics"].get(metric)
-    if ref:
+    if ref and _finite(ref.get("value")):
         ax.axhline(ref["value"], color=REFERENCE, ls="--", lw=1, label="reference")
-        if ref["lower"] is not None:
+        if _finite(ref.get("lower")) and _finite(ref.get("upper")):
             ax.axhspan(ref["lower"], ref["upper"], color=REFERENCE, alpha=0.12)
     for kind, color, style in (("estimated", ESTIMATED, "--"), ("realized", REALIZED, "-")):
         s = _series(report, kind, metric)
@@ -66,6 +70,9 @@ def performance_timeline(report, metric: str | None = None, ax=None):
             bad = s[s["degraded"] == True]  # noqa: E712 - None means not judged
             ax.scatter(bad["t"], bad["value"], s=45, facecolors="none", edgecolors=BAD, zorder=5,
                        label=f"worse than reference on {metric}")
+    if all(_series(report, k, metric).empty for k in ("estimated", "realized")):
+        ax.text(0.5, 0.5, f"{metric} is undefined in every window (e.g. one class)", ha="center",
+                va="center", transform=ax.transAxes)
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} per window: realized with {int(round(100 * report.confidence))}% bootstrap interval, "
                  "estimated from calibrated probabilities", fontsize=10)

@@ -14,18 +14,25 @@ def metric_comparison(decision, min_improvement: float):
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 2.8), gridspec_kw={"width_ratios": [1, 1.4]})
     names = [f"champion\n{decision.champion}", f"challenger\n{decision.challenger}"]
     values = [c.champion, c.challenger]
-    left.bar(names, values, color=[CHAMPION, CHALLENGER])
-    lo = min(values) - 0.05
-    left.set_ylim(max(0.0, lo), max(values) + 0.03)
+    finite = [v for v in values if np.isfinite(v)]
+    left.bar(names, [v if np.isfinite(v) else 0.0 for v in values], color=[CHAMPION, CHALLENGER])
+    if finite:
+        lo = min(finite) - 0.05
+        left.set_ylim(max(0.0, lo), max(finite) + 0.03)
     for i, v in enumerate(values):
-        left.text(i, v + 0.005, f"{v:.3f}", ha="center", fontsize=9)
-    left.set_ylabel(f"{c.metric} on holdout (n={c.n:,})")
+        left.text(i, (v if np.isfinite(v) else 0) + 0.005, f"{v:.3f}" if np.isfinite(v) else "undefined",
+                  ha="center", fontsize=9)
+    fell = f" (fallback: {c.requested} undefined)" if getattr(c, "requested", None) else ""
+    left.set_ylabel(f"{c.metric} on holdout (n={c.n:,}){fell}", fontsize=8 if fell else None)
     colour = CHALLENGER if decision.decision == "promoted" else BAD
-    right.errorbar([c.delta], [0], xerr=[[c.delta - c.ci[0]], [c.ci[1] - c.delta]], fmt="o",
-                   color=colour, capsize=6, lw=2)
+    if np.isfinite(c.delta) and np.all(np.isfinite(c.ci)):
+        right.errorbar([c.delta], [0], xerr=[[c.delta - c.ci[0]], [c.ci[1] - c.delta]], fmt="o",
+                       color=colour, capsize=6, lw=2)
+    else:
+        right.text(0, 0, "improvement undefined", ha="center", va="center")
     right.axvline(0, color="grey", lw=1)
     right.axvline(min_improvement, color="green", ls="--", lw=1, label=f"required +{min_improvement:g}")
-    span = max(abs(c.ci[0]), abs(c.ci[1]), min_improvement) * 1.4 or 0.01
+    span = max([abs(x) for x in c.ci if np.isfinite(x)] + [min_improvement]) * 1.4 or 0.01
     right.set_xlim(-span, span)
     right.set_yticks([])
     right.set_xlabel(f"improvement in {c.metric} ({c.confidence:.0%} bootstrap CI)")
@@ -37,6 +44,7 @@ def metric_comparison(decision, min_improvement: float):
 def slice_deltas(decision, tolerance: float):
     """Improvement per slice value; bars left of the dashed line block a promotion."""
     frame = decision.slice_frame()
+    frame = frame[np.isfinite(frame["delta"].astype(float))] if not frame.empty else frame
     if frame.empty:
         fig, ax = plt.subplots(figsize=(6, 1))
         ax.text(0.5, 0.5, "no slice with enough rows", ha="center", va="center")
@@ -61,6 +69,11 @@ def holdout_timeline(timeline: pd.DataFrame, metric: str):
     fig, ax = plt.subplots(figsize=(8, 2.6))
     if timeline.empty:
         ax.text(0.5, 0.5, "no holdout", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    timeline = timeline.dropna(subset=["champion", "challenger"], how="all")
+    if timeline.empty:
+        ax.text(0.5, 0.5, f"{metric} undefined in every period", ha="center", va="center")
         ax.axis("off")
         return fig
     ax.plot(timeline["period"], timeline["champion"], "o-", color=CHAMPION, label="champion")

@@ -164,6 +164,8 @@ class ConceptConfig(Strict):
     learner: str = Field("hgb", description="model of P(y|x) in the concept test (see driftlib.concept.shift)")
     reference_ratio: float = Field(2.0, gt=0, description="reference rows per labelled window row in the test")
     test_windows: bool = Field(True, description="also run the concept test on every timeline window")
+    history_days: int | None = Field(365, ge=1, description="the timeline and change detectors look back this "
+                                     "far before the run date (null: all history); bounds a run's cost as the log grows")
     calibration: str = Field("isotonic", description="isotonic | sigmoid, fitted on the reference")
     detectors: list[str] = ["adwin", "page_hinkley", "ddm"]
     min_agreement: int = Field(2, ge=1, description="detectors that must agree on a change point")

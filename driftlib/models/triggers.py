@@ -74,3 +74,13 @@ def weekly_labels(labelled, timestamp: str, target: str):
     weekly = labelled.groupby(pd.Grouper(key=timestamp, freq="7D"))[target].agg(["size", "mean"])
     weekly.columns = ["labelled rows", "positive rate"]
     return weekly
+
+
+def history_start(cfg, end):
+    """The earliest labelled row a retraining can use: the sliding window reads only its own span, so a
+    daily run costs the same after three years as after one; other strategies need all history."""
+    import pandas as pd
+
+    if cfg.strategy != "sliding":
+        return None
+    return end - pd.Timedelta(days=cfg.window_days + cfg.holdout_days + 1)

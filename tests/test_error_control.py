@@ -170,3 +170,27 @@ def test_params_validate_error_control():
         parse_params({**base, "drift": {"error_control": {"k_of_n": [3, 2]}}})
     with pytest.raises(ConfigError, match="fdr_level"):
         parse_params({**base, "drift": {"error_control": {"fdr_level": 0}}})
+
+
+def test_apply_error_control_from_params_reads_history(tmp_path):
+    from driftlib.drift.error_control import apply_error_control
+
+    rng = np.random.default_rng(2)
+    ref, cur = normal_frame(2000, 4, rng), normal_frame(500, 4, rng, {"x0": 1.0, "x1": 1.0, "x2": 1.0})
+    base = {"name": "m", "reference": {"path": "x.csv"}, "columns": {"timestamp": "ts"},
+            "run": {"outputs": str(tmp_path)}}
+    off = parse_params(base)
+    det = DriftDetector(numeric=list(ref.columns)).fit(ref)
+    res = det.score(cur)
+    assert apply_error_control(off, det, ref, res) is None  # opt-in
+    _summary(tmp_path, "2024-01-01", True)
+    _summary(tmp_path, "2024-01-02", False)
+    on = parse_params({**base, "drift": {"error_control": {"fdr": True, "null_draws": 99, "k_of_n": [2, 3]}}})
+    ec = apply_error_control(on, det, ref, res, run_date="2024-01-03")
+    assert ec.fdr.table.set_index("column").loc["x0", "p_source"] == "permutation"
+    assert ec.run_dataset_drift is True and res.dataset_drift is True
+    assert [r["label"] for r in ec.persistence.counted] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    assert ec.dataset_drift is True  # 2 of the last 3
+    d = ec.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["dataset_drift"] is True and d["persistence"]["n_drifted"] == 2

@@ -329,3 +329,66 @@ def _dotted(mapping: dict, key: str):
             return None
         value = value.get(part)
     return value
+
+
+# -- one call for notebook 02 ----------------------------------------------------------------------
+HISTORY_KEY = "error_control.dataset_drift"  # where notebook 02 stores the per-run verdict below
+
+
+@dataclass
+class ErrorControlResult:
+    """The opt-in verdicts of `drift.error_control`, beside the default one."""
+
+    default_dataset_drift: bool | None
+    fdr: FDRResult | None = None
+    persistence: PersistenceResult | None = None
+
+    @property
+    def run_dataset_drift(self) -> bool | None:
+        """This run's verdict under the options (FDR when on, else the default): what later runs'
+        k-of-n reads back from summary.json."""
+        return self.fdr.dataset_drift if self.fdr is not None else self.default_dataset_drift
+
+    @property
+    def dataset_drift(self) -> bool | None:
+        return self.persistence.dataset_drift if self.persistence is not None else self.run_dataset_drift
+
+    @property
+    def headline(self) -> str:
+        parts = [p.headline for p in (self.fdr, self.persistence) if p is not None]
+        return " ".join(parts) or "No error control configured (drift.error_control)."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset_drift": self.run_dataset_drift, "verdict": self.dataset_drift,
+                "default_dataset_drift": self.default_dataset_drift, "headline": self.headline,
+                "fdr": self.fdr.to_dict() if self.fdr is not None else None,
+                "persistence": self.persistence.to_dict() if self.persistence is not None else None}
+
+    def _repr_html_(self) -> str:
+        return "".join(p._repr_html_() for p in (self.fdr, self.persistence) if p is not None) or \
+            f"<p>{html.escape(self.headline)}</p>"
+
+
+def apply_error_control(params, detector, reference: pd.DataFrame, result, run_date: str | None = None,
+                        history: Sequence[tuple[Any, bool | None]] | None = None) -> ErrorControlResult | None:
+    """`drift.error_control` applied to a `DriftResult`; None when neither option is on.
+
+    The null is computed here, once, at the scored window's size (`null_draws` draws);
+    `history` defaults to earlier runs' verdicts in `params.outputs_dir` before `run_date`.
+    """
+    ec = params.drift.error_control
+    if not ec.fdr and not ec.k_of_n:
+        return None
+    out = ErrorControlResult(result.dataset_drift)
+    if ec.fdr:
+        n_current = int(result.tested["n_cur"].max()) if len(result.tested) else 0
+        null = (permutation_null(detector, reference, n_current, ec.null_draws, ec.seed)
+                if n_current else None)
+        out.fdr = fdr_control(result, ec.fdr_level, null, ec.fdr_method)
+    if ec.k_of_n:
+        k, n = ec.k_of_n
+        if history is None:
+            history = drift_history(params.outputs_dir, before=run_date, key=HISTORY_KEY)
+        label = str(run_date)[:10] if run_date is not None else "this run"
+        out.persistence = persistence([*history, (label, out.run_dataset_drift)], k, n)
+    return out

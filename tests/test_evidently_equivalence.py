@@ -159,6 +159,89 @@ def test_cases_cover_every_method_and_both_sides_of_the_switch(runs):
     assert {"ks", "chisquare", "z"} <= set(small) and {"wasserstein", "jensenshannon"} <= set(large)
 
 
+# -- wide integer / count tables, typed by Evidently's own inference (issue 17) ---------------------
+def wide_integer_columns(rng, n: int, shift: float) -> dict:
+    """~80 int and count columns of low and mixed cardinality, a few floats; every 3rd one moves."""
+    cols: dict[str, np.ndarray] = {}
+    for i in range(16):  # Poisson counts: 2 to ~20 distinct values
+        lam = 0.2 + 0.6 * i
+        cols[f"pois_{i}"] = rng.poisson(lam * (1 + shift / 4 if i % 3 == 0 else 1), n)
+    for k in range(2, 16):  # codes 0..k-1 around Evidently's 10-value switch
+        p = np.full(k, 1 / k) if shift == 0 or k % 3 else np.linspace(1, 2, k) / np.linspace(1, 2, k).sum()
+        cols[f"code_{k}"] = rng.choice(k, n, p=p)
+    for i in range(10):  # negative binomial counts, wider
+        cols[f"nb_{i}"] = rng.negative_binomial(1 + i % 4, 0.25 + 0.05 * i - (0.05 * shift if i % 3 == 0 else 0), n)
+    for i in range(10):  # many distinct integers
+        cols[f"wide_{i}"] = rng.integers(0, 30 + 25 * i + (int(10 * shift) if i % 3 == 0 else 0), n)
+    for i in range(6):  # binary flags
+        cols[f"flag_{i}"] = rng.binomial(1, 0.2 + 0.1 * i + (0.1 * shift if i % 3 == 0 else 0), n)
+    # across the switch between the two sides: Evidently types by the current frame
+    cols["ten_then_twelve"] = rng.integers(0, 10 if shift == 0 else 12, n)
+    cols["twelve_then_nine"] = rng.integers(0, 12 if shift == 0 else 9, n)
+    cols["eleven_then_ten"] = rng.integers(0, 11 if shift == 0 else 10, n)
+    cols["three_then_forty"] = rng.integers(0, 3 if shift == 0 else 40, n)
+    cols["const_int"] = np.full(n, 4)
+    cols["const_then_two"] = np.full(n, 4) if shift == 0 else rng.integers(4, 6, n)
+    cols["big_codes"] = 10**12 + rng.integers(0, 6, n)
+    cols["int32_codes"] = rng.integers(0, 7 + int(shift), n).astype(np.int32)
+    cols["int8_counts"] = rng.poisson(3 + shift, n).astype(np.int8)
+    cols["int16_wide"] = rng.integers(-300, 300, n).astype(np.int16)
+    for i in range(8):  # counts stored as float (a missing value on either side), and plain floats
+        x = rng.poisson(2 + i + (shift if i % 3 == 0 else 0), n).astype(float)
+        if i % 2:
+            x[rng.choice(n, n // 50, replace=False)] = np.nan
+        cols[f"float_count_{i}"] = x
+        cols[f"float_{i}"] = rng.normal(shift / 2 if i % 3 == 0 else 0, 1, n)
+    return cols
+
+
+WIDE_GROUPS = [(31, 900, 700, 0.6), (32, 2000, 1500, 0.5)]  # p-value tests, then distances
+
+
+@pytest.fixture(scope="module")
+def wide_runs():
+    out = {}
+    for seed, n_ref, n_cur, shift in WIDE_GROUPS:
+        rng = np.random.default_rng(seed)
+        ref = pd.DataFrame(wide_integer_columns(rng, n_ref, 0.0))
+        cur = pd.DataFrame(wide_integer_columns(rng, n_cur, shift))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            snap = evidently_report(ref, cur, None, None, sample=None)  # Evidently infers the types
+        ours = DriftDetector(n_jobs=1).fit(ref).score(cur)
+        out[seed] = (evidently_verdicts(snap), evidently_summary(snap), ours)
+    return out
+
+
+@pytest.mark.parametrize("seed", [g[0] for g in WIDE_GROUPS])
+def test_wide_integer_tables_get_evidentlys_tests_and_verdicts(wide_runs, seed):
+    ev, summary, ours = wide_runs[seed]
+    mine = ours.table.set_index("column")
+    assert len(mine) >= 80 and set(ev["column"]) == set(mine.index)
+    problems = []
+    for r in ev.itertuples():
+        m = mine.loc[r.column]
+        if m["method"] != r.method:
+            problems.append(f"{r.column}: method {m['method']!r} != {r.method!r} (kind {m['kind']})")
+        if bool(m["drifted"]) != bool(r.drifted):
+            problems.append(f"{r.column}: drifted {m['drifted']} != {r.drifted} (scores {m['score']}, {r.score})")
+        if not math.isclose(m["score"], r.score, rel_tol=1e-6, abs_tol=1e-12):
+            problems.append(f"{r.column}: score {m['score']!r} != {r.score!r}")
+    assert not problems, "\n".join(problems)
+    assert ours.share_drifted == pytest.approx(summary["share_drifted"])
+    assert ours.dataset_drift == summary["dataset_drift"]
+
+
+def test_wide_cases_cover_both_kinds_of_integer_column(wide_runs):
+    t = pd.concat([ours.table for _, _, ours in wide_runs.values()]).set_index("column")
+    kinds = t.groupby(level=0)["kind"].first()
+    assert kinds["code_10"] == "categorical" and kinds["code_11"] == "numeric"
+    assert kinds["ten_then_twelve"] == "numeric" and kinds["twelve_then_nine"] == "categorical"
+    assert kinds["float_count_0"] == "numeric"  # float dtype: numeric however few values
+    assert t["drifted"].astype(bool).any() and not t["drifted"].astype(bool).all()
+    assert {"ks", "chisquare", "z", "wasserstein", "jensenshannon"} <= set(t["stattest"])
+
+
 def test_report_on_a_sample_saves_interactive_html(tmp_path):
     from driftlib.drift.evidently_io import _sample, save_html
 

@@ -33,16 +33,26 @@ def _overrides(columns: Mapping[str, Any] | None) -> tuple[dict, dict]:
     return methods, thresholds
 
 
-def evidently_report(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str],
-                     categorical: list[str], sample: int | None = 20000, seed: int = 0,
+def evidently_report(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str] | None,
+                     categorical: list[str] | None, sample: int | None = 20000, seed: int = 0,
                      columns: Mapping[str, Any] | None = None, drift_share: float = 0.5):
     """Run `Report([DataDriftPreset()])` on (a sample of) both frames; returns Evidently's Snapshot.
 
     `columns` takes the same per-column overrides as `DriftDetector` ({name: {method, threshold}}).
+    With `numeric` and `categorical` both None, Evidently infers the column types itself (what
+    `DriftDetector()` without lists mirrors) and the preset covers every column it can test.
     """
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
+    methods, thresholds = _overrides(columns)
+    if numeric is None and categorical is None:
+        ref = Dataset.from_pandas(_sample(reference, sample, seed))
+        cur = Dataset.from_pandas(_sample(current, sample, seed))
+        preset = DataDriftPreset(drift_share=drift_share, per_column_method=methods or None,
+                                 per_column_threshold=thresholds or None)
+        return Report([preset], include_tests=True).run(cur, ref)
+    numeric, categorical = list(numeric or []), list(categorical or [])
     names = [*numeric, *categorical]
     for side, df in (("reference", reference), ("current", current)):
         missing = [c for c in names if c not in df.columns]
@@ -51,7 +61,6 @@ def evidently_report(reference: pd.DataFrame, current: pd.DataFrame, numeric: li
     definition = DataDefinition(numerical_columns=list(numeric), categorical_columns=list(categorical))
     ref = Dataset.from_pandas(_sample(reference[names], sample, seed), data_definition=definition)
     cur = Dataset.from_pandas(_sample(current[names], sample, seed), data_definition=definition)
-    methods, thresholds = _overrides(columns)
     preset = DataDriftPreset(columns=names, drift_share=drift_share, per_column_method=methods or None,
                              per_column_threshold=thresholds or None)
     return Report([preset], include_tests=True).run(cur, ref)

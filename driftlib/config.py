@@ -146,7 +146,7 @@ class CalibrationConfig(Strict):
     shifts: list[Literal["location", "scale", "category_mix", "missing_share"]] = [
         "location", "scale", "category_mix", "missing_share"]
     power: float = Field(0.5, gt=0, lt=1, description="detection probability of a 'detectable' shift")
-    out: str = "outputs/calibration"
+    out: str | None = Field(None, description="report folder; default <run.outputs>/calibration")
 
 
 class ConceptConfig(Strict):

@@ -22,7 +22,7 @@ def load_calibration_reference(params):
 @handle_errors
 def calibrate(
     params: Path = typer.Option(..., "--params", "-p", help="params YAML of the monitored model"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default: calibration.out)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default: calibration.out, else <run.outputs>/calibration)"),
     budget: Optional[float] = typer.Option(None, "--budget", help="seconds (default: calibration.budget_s)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default: calibration.seed)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -49,7 +49,8 @@ def calibrate(
         typer.echo(f"Calibrating {cfg.name} on the {source} ({len(reference):,} rows), window sizes "
                    f"{cal.sizes}, budget {cal.budget_s:g} s", err=True)
     result = cal.fit(reference).result_
-    paths = write_report(result, out if out is not None else cfg.path(cfg.calibration.out),
+    default_out = cfg.path(cfg.calibration.out) if cfg.calibration.out else cfg.outputs_dir / "calibration"
+    paths = write_report(result, out if out is not None else default_out,
                          title=f"Drift calibration: {cfg.name}")
     typer.echo(result.headline)
     for r in result.suggestions.itertuples():

@@ -248,3 +248,21 @@ def test_headline_says_why_nothing_was_tested(fitted, rng):
     assert res.headline == ("No feature could be tested: x (missing column), y (missing column), "
                             "k (missing column), city (missing column).")
     assert res.dataset_drift is None
+
+
+def test_inferred_int_columns_are_typed_per_window_as_evidently_types_them(rng):
+    """Evidently types an unlabelled int column categorical when the scored frame holds <= 10 values."""
+    ref = pd.DataFrame({"n": rng.integers(0, 8, 3000), "m": rng.integers(0, 40, 3000)})
+    log = pd.concat([pd.DataFrame({"n": rng.integers(0, 8, 1500), "m": rng.integers(0, 9, 1500)}),
+                     pd.DataFrame({"n": rng.integers(0, 14, 1500), "m": rng.integers(0, 40, 1500)})],
+                    ignore_index=True)
+    win = DriftDetector().fit(ref).score_windows(log, window=1500)
+    kinds = win.table.pivot(index="window", columns="column", values="kind")
+    assert kinds.to_dict("list") == {"m": ["categorical", "numeric"], "n": ["categorical", "numeric"]}
+    assert set(win.table["method"]) == {"Jensen-Shannon distance", "Wasserstein distance (normed)"}
+    explicit = DriftDetector(numeric=["n", "m"]).fit(ref).score(log.head(1500)).table
+    assert set(explicit["kind"]) == {"numeric"}  # given lists are used as given, as a DataDefinition
+    assert set(DriftDetector(numeric=["n", "m"], auto=["n"]).fit(ref).score(log.head(1500)).table["kind"]) == {
+        "numeric", "categorical"}
+    with pytest.raises(ConfigError, match="auto: column"):
+        DriftDetector(numeric=["m"], categorical=["n"], auto=["n"]).fit(ref)

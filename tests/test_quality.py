@@ -101,3 +101,28 @@ def test_feature_importance_finds_the_informative_feature(rng):
     y = (X["signal"] + 0.3 * rng.normal(size=800) > 0).astype(int)
     imp = feature_importance(LogisticRegression().fit(X, y), X, y, n_repeats=3)
     assert list(imp.index) == ["signal", "noise"] and imp["signal"] > 0.2
+
+
+def test_extreme_values_are_a_critical_finding_of_their_own(rng):
+    ref = reference(rng)
+    cur = reference(rng, 1000)
+    cur.loc[:1, "income"] = 1e308          # 0.2%: under the out-of-range tolerance, still critical
+    cur.loc[2, "age"] = ref["age"].max() + 5  # merely out of range: no extreme finding
+    f = findings(checker(ref).score(cur))
+    assert f[("extreme_values", "income")].severity == "critical"
+    assert f[("extreme_values", "income")].details["n"] == 2 and "1e+308" in f[("extreme_values", "income")].message
+    assert ("extreme_values", "age") not in f and ("out_of_range", "income") not in f
+
+
+def test_drift_untestable_columns_become_critical_findings_once(rng):
+    ref = reference(rng)
+    cur = reference(rng, 1000).drop(columns=["plan"]).assign(income=np.nan, city=[[1]] * 1000)
+    det = DriftDetector(numeric=["age", "income"], categorical=["city", "plan"]).fit(ref)
+    res = det.score(cur)
+    assert res.untestable_reasons == {"income": "no values", "city": "type changed", "plan": "missing column"}
+    q = checker(ref).score(cur, drift=res)
+    critical = sorted((f.column, f.check) for f in q.findings if f.severity == "critical")
+    assert critical == [("city", "not_testable"), ("income", "empty_column"), ("plan", "missing_column")]
+    assert "could not be tested for drift: type changed" in findings(q)[("not_testable", "city")].message
+    thin = det.score(cur.head(0))
+    assert [f.check for f in checker(ref).score(cur.head(0), drift=thin).findings].count("no_rows") == 1

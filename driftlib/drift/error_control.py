@@ -21,7 +21,9 @@ options bound it without touching the default verdict (which stays Evidently's):
 from __future__ import annotations
 
 import html
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -302,11 +304,8 @@ def drift_history(outputs_dir: str | Path, before: str | None = None, key: str =
     `key` is a dotted path into notebook 02's result (e.g. "error_control.fdr.dataset_drift" once
     the notebook stores it); runs without that key fall back to the default `dataset_drift`.
     """
-    from driftlib.monitoring.textfile import dated_summaries, notebook_result
-    import json
-
     out = []
-    for path in dated_summaries(Path(outputs_dir)):
+    for path in _dated_summaries(Path(outputs_dir)):
         date = path.parent.name
         if before is not None and date >= str(before)[:10]:
             continue
@@ -314,12 +313,27 @@ def drift_history(outputs_dir: str | Path, before: str | None = None, key: str =
             summary = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise InputError(f"{path}: cannot be read as JSON ({err})") from None
-        result = notebook_result(summary if isinstance(summary, dict) else {}, notebook)
+        result = _notebook_result(summary if isinstance(summary, dict) else {}, notebook)
         value = _dotted(result, key)
         if value is None and key != "dataset_drift":
             value = result.get("dataset_drift")
         out.append((date, None if value is None else bool(value)))
     return out
+
+
+def _dated_summaries(outputs_dir: Path) -> list[Path]:
+    """`outputs/<YYYY-MM-DD>/summary.json`, oldest first: the files the consecutive-runs gauge reads
+    (driftlib.monitoring.textfile, not imported here: monitoring depends on drift)."""
+    return sorted(p for p in outputs_dir.glob("*/summary.json") if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.parent.name))
+
+
+def _notebook_result(summary: dict, notebook: str) -> dict:
+    for nb in summary.get("notebooks") or []:
+        name = str(nb.get("name", "")) if isinstance(nb, dict) else ""
+        if name and (name == notebook or name.split("_", 1)[0] == notebook.split("_", 1)[0]):
+            result = nb.get("result")
+            return result if isinstance(result, dict) else {}
+    return {}
 
 
 def _dotted(mapping: dict, key: str):

@@ -176,3 +176,13 @@ def test_failed_write_across_partitions_is_all_or_nothing(sink, tmp_path, monkey
         sink.write_predictions([first, next_day])
     for day in ("2013-04-01", "2013-04-02"):
         assert sink.file_for("predictions", day).read_bytes() == b""
+
+
+def test_files_with_only_empty_flag_lists_join_the_others(tmp_path):
+    """Found by the fuzzer: list<null> (all `unknown_categories` empty) vs list<string>."""
+    a, b = JsonlSink(tmp_path / "logs", host="a"), JsonlSink(tmp_path / "logs", host="b")
+    a.write_predictions([pred(0)])
+    b.write_predictions([{**pred(1), "flags": {"unknown_categories": ["carrier"]}}])
+    got = read_log(tmp_path / "logs")
+    assert got.quarantined == 0
+    assert sorted(map(list, got.frame["unknown_categories"])) == [[], ["carrier"]]

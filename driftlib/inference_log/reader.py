@@ -317,7 +317,8 @@ def _read_file(path: Path, kind: str, torn: list, bad: _Quarantine) -> pa.Table 
 
 # -- across files -------------------------------------------------------------------------------
 def _family(t: pa.DataType) -> str:
-    if pa.types.is_null(t):
+    """Type family for reconciling files; `null` (also list<null>: only empty lists) fits any."""
+    if pa.types.is_null(t) or (pa.types.is_list(t) and pa.types.is_null(t.value_type)):
         return "null"
     if pa.types.is_boolean(t):
         return "bool"

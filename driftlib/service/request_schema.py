@@ -22,9 +22,10 @@ from typing import Annotated, Any, Literal, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import (AfterValidator, AllowInfNan, ConfigDict, Field, PlainValidator, StrictBool, TypeAdapter,
+from pydantic import (AfterValidator, AllowInfNan, ConfigDict, Field, PlainValidator, TypeAdapter,
                       ValidationError, WithJsonSchema)
 from pydantic import Strict as StrictMode
+from pydantic_core import PydanticCustomError
 from typing_extensions import NotRequired, TypedDict
 
 from driftlib.core.errors import ConfigError
@@ -59,15 +60,32 @@ Timestamp = Annotated[str, StrictMode(), Field(pattern=TIMESTAMP_PATTERN, descri
 
 # -- values ---------------------------------------------------------------------------------------
 Number = Optional[Annotated[float, StrictMode(), AllowInfNan(False)]]
-Int64 = Annotated[int, StrictMode(), Field(ge=-2**63, le=2**63 - 1)]
 MAX_ID_CHARS = 64
 RequestId = Annotated[str, StrictMode(), Field(min_length=1, max_length=MAX_ID_CHARS)]
 _FORBID = ConfigDict(extra="forbid")
 
 
 def category_type(max_chars: int) -> Any:
-    """A categorical value: a bounded string (ints and bools are accepted and logged as strings)."""
-    return Optional[Union[Annotated[str, StrictMode(), Field(max_length=max_chars)], Int64, StrictBool]]
+    """A categorical value: a string of at most `max_chars` characters, or an integer (int64; JSON
+    cannot tell 3 from 3.0, so integral floats count) or a boolean, both logged as strings."""
+    def category(v: Any) -> Any:
+        if v is None or type(v) is bool:
+            return v
+        if type(v) is str:
+            if len(v) > max_chars:
+                raise PydanticCustomError("string_too_long", f"String should have at most {max_chars} characters")
+            return v
+        if type(v) is float and v.is_integer():
+            v = int(v)
+        if type(v) is int:
+            if not -2**63 <= v < 2**63:
+                raise PydanticCustomError("category_type", "Input should be a category (an int64 at most)")
+            return v
+        raise PydanticCustomError("category_type", "Input should be a category (a string)")
+    schema = {"anyOf": [{"type": "string", "maxLength": max_chars},
+                        {"type": "integer", "minimum": -2**63, "maximum": 2**63 - 1},
+                        {"type": "boolean"}, {"type": "null"}]}
+    return Annotated[Any, PlainValidator(category), WithJsonSchema(schema)]
 
 
 Category = category_type(1000)  # kept for importers; the service builds its own from params

@@ -24,7 +24,7 @@ import pandas as pd
 
 from driftlib.core.clock import utc
 from driftlib.data.features import BOOKKEEPING
-from driftlib.core.errors import ConfigError, InputError
+from driftlib.core.errors import ConfigError, InputError, NotFittedError
 from driftlib.core.jsonio import to_jsonable
 from driftlib.drift.stats import (
     CATEGORICAL,
@@ -360,6 +360,7 @@ class DriftDetector:
             raise InputError("reference: expected a non-empty DataFrame")
         specs = self._specs(reference)
         self.specs_ = {s.name: s for s in specs}
+        self.auto_ = [s.name for s in specs if s.auto]  # typed per scored frame (see the class docstring)
         self.skipped_ = [k for k in self.outputs if k not in reference.columns]
         self.n_reference_ = len(reference)
         fitted = self._map(lambda s: _reference_sample(reference[s.name], s), specs)
@@ -407,7 +408,7 @@ class DriftDetector:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "reference_"):
-            raise ConfigError("DriftDetector: call fit(reference) before scoring")
+            raise NotFittedError("DriftDetector: call fit(reference) before scoring")
 
     def _map(self, func, items: list) -> list:
         jobs = self.n_jobs or min(8, os.cpu_count() or 1)

@@ -200,9 +200,12 @@ def test_drift_streak_counts_consecutive_runs_and_skips_runs_without_result(tmp_
     assert metrics.drift_streak_before(outputs, "2013-04-06") == 2
     s = read(metrics.write_run_metrics(params, summary("2013-04-06", drift=True)))
     assert value(s, "driftlib_dataset_drift_consecutive_runs") == 3
-    # re-running a date does not count it twice; a run without drift resets the streak
+    # re-running a date does not count it twice; a backfill of an older date leaves the newer streak;
+    # a run without drift resets it
+    s = read(metrics.write_run_metrics(params, summary("2013-04-06", drift=True)))
+    assert value(s, "driftlib_dataset_drift_consecutive_runs") == 3
     s = read(metrics.write_run_metrics(params, summary("2013-04-05", drift=True)))
-    assert value(s, "driftlib_dataset_drift_consecutive_runs") == 2
+    assert value(s, "driftlib_dataset_drift_consecutive_runs") == 3
     s = read(metrics.write_run_metrics(params, summary("2013-04-06", drift=False)))
     assert value(s, "driftlib_dataset_drift_consecutive_runs") == 0
 
@@ -268,3 +271,115 @@ def test_a_real_concept_report_reaches_the_textfile(tmp_path):
     assert value(samples, "driftlib_concept_verdict", verdict=report.verdict) == 1
     assert value(samples, "driftlib_concept_drift") == (1 if report.verdict in ("concept drift", "both") else 0)
     assert value(samples, "driftlib_label_coverage_ratio") == pytest.approx(report.label_coverage["coverage"])
+
+
+# -- the textfile merges notebook by notebook ---------------------------------------------------------
+def _only(s: dict, *names: str) -> dict:
+    """A partial run's summary (`driftlib run --only …` on a date without an earlier run)."""
+    return {**s, "notebooks": [nb for nb in s["notebooks"] if nb["name"].split("_", 1)[0] in names]}
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+def test_partial_run_replaces_only_the_notebooks_it_ran(tmp_path):
+    params = make_params(tmp_path)
+    full = metrics.write_run_metrics(params, summary("2013-05-01"))
+    before = read(full)
+    n_before = _lines(full)
+    partial = _only(summary("2013-05-02", drift=False, finished="2013-05-02T06:10:00+00:00"), "02")
+    after = read(metrics.write_run_metrics(params, partial))
+    # the notebook that ran describes the new date ...
+    assert value(after, "driftlib_dataset_drift") == 0
+    assert value(after, "driftlib_notebook_run_date_timestamp_seconds", notebook="02_data_drift") == \
+        datetime(2013, 5, 2, tzinfo=timezone.utc).timestamp()
+    assert value(after, "driftlib_run_date_timestamp_seconds") == datetime(2013, 5, 2, tzinfo=timezone.utc).timestamp()
+    # ... every other notebook's series stay, with the date they describe
+    for (name, labels), v in before.items():
+        if name in metrics.NOTEBOOK_SERIES["03_concept_drift"] + metrics.NOTEBOOK_SERIES["04_retraining"]:
+            assert after[(name, labels)] == v, name
+    assert value(after, "driftlib_performance", metric="roc_auc", kind="estimated") == 0.64
+    assert value(after, "driftlib_notebook_run_date_timestamp_seconds", notebook="03_concept_drift") == \
+        datetime(2013, 5, 1, tzinfo=timezone.utc).timestamp()
+    # unmerged (the old behaviour) the file shrank and lost performance, concept and retraining series
+    unmerged = metrics.families(metrics.run_samples(params, partial, metrics.Carried()))
+    assert not {f.name for f in unmerged} & set(metrics.NOTEBOOK_SERIES["03_concept_drift"])
+    assert _lines(metrics.textfile_path(params)) >= n_before - 2  # only per-notebook counts may differ
+
+
+def test_backfill_of_an_older_date_overwrites_nothing_newer(tmp_path):
+    params = make_params(tmp_path)
+    path = metrics.write_run_metrics(params, summary("2013-05-01"))
+    newest = path.read_text()
+    old = summary("2013-04-01", drift=False, decision="rejected", finished="2013-05-03T06:10:00+00:00")
+    old["notebooks"][2]["result"]["verdict"] = "stable"
+    after = read(metrics.write_run_metrics(params, old))
+    assert value(after, "driftlib_dataset_drift") == 1 and value(after, "driftlib_concept_drift") == 1
+    assert value(after, "driftlib_retrain_decision", decision="skipped") == 1
+    assert value(after, "driftlib_last_run_timestamp_seconds") == metrics._epoch("2013-05-01T06:10:00+00:00")
+    assert path.read_text() == newest  # byte for byte: the older run changed nothing
+
+
+def test_rerun_of_the_newest_date_replaces_its_series(tmp_path):
+    params = make_params(tmp_path)
+    metrics.write_run_metrics(params, summary("2013-05-01", drift=True))
+    after = read(metrics.write_run_metrics(params, summary("2013-05-01", drift=False)))
+    assert value(after, "driftlib_dataset_drift") == 0
+
+
+def _promtool_series(paths: list[Path]) -> list[dict]:
+    """promtool input series: each textfile's samples for 6 minutes, one file after the other."""
+    snapshots = [{(n, tuple(sorted(dict(lbl).items()))): v for (n, lbl), v in read(p).items()} for p in paths]
+    keys = sorted(set().union(*snapshots))
+    out = []
+    for name, labels in keys:
+        labels = dict(labels, model="m1")
+        sel = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        key = (name, tuple(sorted((k, v) for k, v in labels.items() if k != "model")))
+        # a vanished series goes stale at once, as when node_exporter stops exposing it
+        values = " ".join(" ".join([f"{snap[key]:g}"] * 6 if key in snap else ["stale"] + ["_"] * 5)
+                          for snap in snapshots)
+        out.append({"series": f"{name}{{{sel}}}", "values": values})
+    return out
+
+
+def _alert_test(tmp_path: Path, params, paths: list[Path]) -> subprocess.CompletedProcess:
+    import yaml
+
+    from driftlib.monitoring.generate import render_rules
+
+    (tmp_path / "alerts.yml").write_text(render_rules(params))
+    firing = [{"expr": f'ALERTS{{alertname="{a}", alertstate="firing"}}', "eval_time": at,
+               "exp_samples": [{"labels": f'ALERTS{{alertname="{a}", alertstate="firing", model="m1", '
+                                          f'severity="warning"{extra}}}', "value": 1}]}
+              for at in ("4m", "10m")
+              for a, extra in (("DriftlibConceptDrift", ""),
+                               ("DriftlibPerformanceDrop", ', kind="realized", metric="roc_auc"'))]
+    test = {"rule_files": ["alerts.yml"], "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": _promtool_series(paths), "promql_expr_test": firing}]}
+    (tmp_path / "partial.test.yml").write_text(yaml.safe_dump(test, sort_keys=False))
+    return subprocess.run([shutil.which("promtool"), "test", "rules", "partial.test.yml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (.ci/run installs it)")
+def test_promtool_alerts_stay_firing_across_a_partial_run(tmp_path):
+    """Concept-drift and performance alerts fire on the full run and still fire after `--only 02` of the
+    next date; written the old way (the partial run's samples alone) they would resolve."""
+    params = make_params(tmp_path)
+    full = summary("2013-05-01")
+    full["notebooks"][2]["result"]["reference"]["roc_auc"]["value"] = 0.75  # realized 0.66: a drop of 0.09
+    path = metrics.write_run_metrics(params, full)
+    before = tmp_path / "before.prom"
+    shutil.copy(path, before)
+    partial = _only(summary("2013-05-02", drift=False, finished="2013-05-02T06:10:00+00:00"), "02")
+    metrics.write_run_metrics(params, partial)
+    proc = _alert_test(tmp_path, params, [before, path])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    unmerged = tmp_path / "unmerged.prom"
+    registry = CollectorRegistry()
+    registry.register(metrics._Static(metrics.families(metrics.run_samples(params, partial))))
+    unmerged.write_text(generate_latest(registry).decode())
+    proc = _alert_test(tmp_path, params, [before, unmerged])
+    assert proc.returncode != 0 and "DriftlibConceptDrift" in proc.stdout + proc.stderr

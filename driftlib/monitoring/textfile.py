@@ -90,6 +90,9 @@ _SPECS = [
     # -- the run itself ---------------------------------------------------------------------------
     _run("driftlib_notebook_success", "1 if the notebook succeeded in the latest run, else 0.", "notebook"),
     _run("driftlib_notebook_duration_seconds", "Wall-clock time of the notebook in the latest run.", "notebook"),
+    _run("driftlib_notebook_run_date_timestamp_seconds", "Run date (00:00 UTC as Unix time) whose results "
+         "the notebook's series describe: the textfile is merged notebook by notebook, so after a partial run "
+         "(--only) or a backfill each notebook keeps the newest run date it ran for.", "notebook"),
     _run("driftlib_run_success", "1 if every notebook of the latest run succeeded, else 0."),
     _run("driftlib_run_duration_seconds", "Wall-clock time of the latest run."),
     _run("driftlib_last_run_timestamp_seconds", "Unix time the latest run finished."),
@@ -258,6 +261,8 @@ def _run_samples(out: _Samples, summary: dict, last_success: float | None, now: 
         if isinstance(nb, dict) and nb.get("name"):
             out.add("driftlib_notebook_success", nb.get("status") == "success", notebook=nb["name"])
             out.add("driftlib_notebook_duration_seconds", nb.get("duration_s"), notebook=nb["name"])
+            out.add("driftlib_notebook_run_date_timestamp_seconds", _epoch(summary.get("run_date")),
+                    notebook=nb["name"])
     success = summary.get("status") == "success"
     finished = _epoch(summary.get("finished")) or now
     started = _epoch(summary.get("started"))
@@ -407,15 +412,81 @@ class _Static:
 
 
 def write_run_metrics(params: Params, summary: dict, *, clock: Callable[[], datetime] | None = None) -> Path:
-    """Write the latest-run gauges to `<textfile_dir>/driftlib_<model>.prom` atomically; return the path."""
+    """Merge a run's gauges into `<textfile_dir>/driftlib_<model>.prom` (atomically); return the path.
+
+    The file describes the newest run date per notebook: a partial run (`--only 02`) replaces only the
+    series of the notebooks it ran, and a backfill of an older date replaces nothing newer (see
+    `merge_samples`), so alerts on the other series neither vanish nor resolve."""
     now = (clock or (lambda: datetime.now(timezone.utc)))().timestamp()
-    samples = run_samples(params, summary, carried_state(params, summary), now=now)
+    carried = carried_state(params, summary)
+    samples = run_samples(params, summary, carried, now=now)
     path = textfile_path(params)
+    samples = merge_samples(read_textfile(path), samples, summary, model_from_registry=carried.from_registry)
     path.parent.mkdir(parents=True, exist_ok=True)
     registry = CollectorRegistry()
     registry.register(_Static(families(samples)))
     write_to_textfile(str(path), registry)
     return path
+
+
+#: which notebook's result each series comes from (the rest: the run itself, or current configuration)
+NOTEBOOK_SERIES = {
+    DATA_DRIFT: ("driftlib_feature_drift_score", "driftlib_feature_drift_threshold", "driftlib_feature_drifted",
+                 "driftlib_drifted_features", "driftlib_drifted_features_ratio", "driftlib_dataset_drift",
+                 "driftlib_dataset_drift_consecutive_runs", "driftlib_prediction_drift",
+                 "driftlib_prediction_drift_score", "driftlib_rows_analysed"),
+    CONCEPT_DRIFT: ("driftlib_label_coverage_ratio", "driftlib_performance", "driftlib_performance_lower",
+                    "driftlib_performance_upper", "driftlib_performance_reference", "driftlib_performance_degraded",
+                    "driftlib_concept_drift", "driftlib_concept_verdict"),
+    RETRAINING: ("driftlib_retrain_decision",),
+}
+MODEL_STATE = ("driftlib_current_model_version", "driftlib_current_model_info",
+               "driftlib_last_promotion_timestamp_seconds")
+PER_NOTEBOOK = ("driftlib_notebook_success", "driftlib_notebook_duration_seconds",
+                "driftlib_notebook_run_date_timestamp_seconds")
+RUN_SERIES = ("driftlib_run_success", "driftlib_run_duration_seconds", "driftlib_last_run_timestamp_seconds",
+              "driftlib_run_date_timestamp_seconds", "driftlib_last_success_timestamp_seconds")
+_OWNER = {name: nb for nb, names in NOTEBOOK_SERIES.items() for name in names}
+_RUN = "run"
+
+
+def _owner(s: Sample, model_from_registry: bool) -> str | None:
+    """The group a sample belongs to (a notebook name or 'run'); None: always the newest value."""
+    if s.name in PER_NOTEBOOK:
+        return s.labels.get("notebook") or None
+    if s.name in MODEL_STATE:
+        return None if model_from_registry else RETRAINING
+    if s.name in RUN_SERIES:
+        return _RUN
+    return _OWNER.get(s.name)
+
+
+def merge_samples(old: dict[str, list[Sample]], new: list[Sample], summary: dict, *,
+                  model_from_registry: bool = False) -> list[Sample]:
+    """The textfile after this run: per notebook, the series of the newest run date it ran for.
+
+    A group (a notebook's series, or the run's own) is taken from this run when the run includes that
+    notebook and its run date is not older than the date the file holds for it; otherwise the file's
+    series stay. Model state read from the registry is always current; configuration-only series
+    (important features) always come from this run."""
+    run_date = _epoch(summary.get("run_date"))
+    old_samples = [s for name in RUN_METRICS for s in old.get(name, [])]
+    legacy = _value(old, "driftlib_run_date_timestamp_seconds")  # files written before the merge
+    held = {s.labels.get("notebook"): s.value for s in old.get("driftlib_notebook_run_date_timestamp_seconds", [])}
+    held[_RUN] = legacy
+    ran = {str(nb.get("name")) for nb in summary.get("notebooks") or [] if isinstance(nb, dict) and nb.get("name")}
+    ran.add(_RUN)
+
+    def fresh(group: str) -> bool:
+        date = held.get(group, legacy if old_samples else None)
+        return group in ran and (date is None or run_date is None or run_date >= date)
+
+    merged = [s for s in new if (g := _owner(s, model_from_registry)) is None or fresh(g)]
+    kept = [s for s in old_samples
+            if (g := _owner(s, model_from_registry)) is not None and not fresh(g) and s.labels.get("model")]
+    if not fresh(_RUN):  # a backfill: the newest run's last success stays, unless this one is later
+        merged = [s for s in merged if s.name != "driftlib_last_success_timestamp_seconds"]
+    return sorted(kept + merged, key=lambda s: (RUN_METRICS.index(s.name), sorted(s.labels.items())))
 
 
 # -- the service's view ----------------------------------------------------------------------------

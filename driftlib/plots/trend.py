@@ -104,7 +104,7 @@ def _legend(ax) -> None:
 def _bar_width(df: pd.DataFrame) -> float:
     """Bars a little narrower than the smallest gap between runs (in days)."""
     gaps = df["t"].diff().dropna().dt.total_seconds() / 86400
-    return max(0.3, 0.35 * float(gaps.min())) if len(gaps) and gaps.min() > 0 else 1.0
+    return min(2.0, max(0.3, 0.35 * float(gaps.min()))) if len(gaps) and gaps.min() > 0 else 1.0
 
 
 def trend_svg(points: list[TrendPoint]) -> str:

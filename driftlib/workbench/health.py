@@ -99,12 +99,45 @@ def data_drift_verdict(d: DataDriftSummary | None) -> Verdict:
     return Verdict("data drift", "stable", "no feature moved", "ok")
 
 
-def _reference_and_latest(c: ConceptSummary) -> tuple[float | None, dict | None, str]:
-    ref = c.reference_value()
-    for kind in ("realized", "estimated"):
+def _source(c: ConceptSummary) -> dict:
+    """The run window, or the latest judged window, as `degraded_basis` says."""
+    if str(c.extra.get("degraded_basis") or "").startswith("latest window"):
+        judged = [w for w in c.windows if w.get("degraded") is not None]
+        return judged[-1] if judged else {}
+    current = c.extra.get("current")
+    return current if isinstance(current, dict) else {}
+
+
+def judged_metric(c: ConceptSummary) -> str:
+    """The metric whose interval made 'degraded' (the headline's metric), else the main metric."""
+    diff = _source(c).get("difference") or {}
+    if c.degraded and isinstance(diff, dict):
+        for m in c.extra.get("degradation_metrics") or []:
+            if isinstance(diff.get(m), dict) and diff[m].get("degraded"):
+                return m
+    return c.metric or ""
+
+
+def evidence(c: ConceptSummary, kind: str | None = None, metric: str | None = None) -> tuple[str, dict | None]:
+    """(kind, {value, lower, upper}) of the main metric on the evidence notebook 03 judged on (its
+    `degraded_basis`: the run window, or the latest judged window), so the numbers shown beside a verdict
+    are the numbers that made it. `kind` forces realized/estimated; the newest window is the fallback."""
+    basis = str(c.extra.get("degraded_basis") or "")
+    kind = kind or ("estimated" if basis.endswith("(estimated)") else "realized")
+    metric = metric or c.metric or ""
+    source = _source(c)
+    block = ((source.get(kind) or {}).get(metric)) if isinstance(source.get(kind), dict) else None
+    if not (isinstance(block, dict) and _finite(block.get("value"))) and metric == c.metric:
         block = c.latest(kind)
+    return kind, block if isinstance(block, dict) else None
+
+
+def _reference_and_latest(c: ConceptSummary, metric: str) -> tuple[float | None, dict | None, str]:
+    ref = c.reference.get(metric, {}).get("value") if isinstance(c.reference.get(metric), dict) else None
+    for kind in (None, "realized", "estimated"):
+        found, block = evidence(c, kind, metric)
         if block is not None:
-            return ref, block, kind
+            return ref, block, found
     return ref, None, ""
 
 
@@ -113,8 +146,8 @@ def performance_verdict(c: ConceptSummary | None) -> Verdict:
     'improved' only when the latest interval lies wholly above the reference."""
     if c is None:
         return Verdict("performance", "unknown", "not measured in this run", "none")
-    ref, block, kind = _reference_and_latest(c)
-    metric = c.metric or "metric"
+    metric = judged_metric(c) or "metric"
+    ref, block, kind = _reference_and_latest(c, metric)
     numbers = ""
     if block is not None and fmt_value(block):
         prefix = "estimated " if kind == "estimated" else ""

@@ -288,8 +288,8 @@ def _trend_point(s: dict):
     drift = typed_result(DATA_DRIFT, _nb(s, DATA_DRIFT).get("result") or {})
     concept = typed_result("03", _nb(s, "03_concept_drift").get("result") or {})
     retrain = typed_result("04", _nb(s, "04_retraining").get("result") or {})
-    real = concept.latest("realized") or {}
-    est = concept.latest("estimated") or {}
+    real = health.evidence(concept, "realized")[1] or {}
+    est = health.evidence(concept, "estimated")[1] or {}
     num = lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else None  # noqa: E731
     return TrendPoint(run_date=str(s.get("run_date")), share_drifted=num(drift.share_drifted),
                       realized=num(real.get("value")), realized_lower=num(real.get("lower")),

@@ -115,7 +115,7 @@ class CalibrationResult:
             d_thr = STAT_TESTS[d_test].default_threshold if d_test else None
             d_row = default[np.isclose(default["threshold"], d_thr)] if d_test else default
             ok = part[part["false_alarm"] <= self.target_false_alarm]
-            pool = ok if len(ok) else part.sort_values("false_alarm").head(1)
+            pool = ok if len(ok) else part[part["false_alarm"] == part["false_alarm"].min()]
             pool = pool.assign(_default=(pool["method"] == DEFAULT).astype(int),
                                _dthr=[math.isclose(t, STAT_TESTS[s].default_threshold)
                                       for s, t in zip(pool["stattest"], pool["threshold"])])

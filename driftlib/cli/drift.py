@@ -96,6 +96,10 @@ def drift(
         None, "--min-rows", help="fewer current rows (or values in a column) is 'insufficient data' "
                                  "[default: the pipeline's drift.min_rows default]"),
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="exit 3 when the dataset drifted"),
+    engine: str = typer.Option("auto", "--engine", help="exact | duckdb (out of core) | spark | auto: exact "
+                               "while the data fits --memory-budget-mb; --current may be a Parquet glob or dataset dir"),
+    memory_budget_mb: int = typer.Option(2048, "--memory-budget-mb", help="memory the exact engine may use"),
+    spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master URL for --engine spark"),
 ) -> None:
     """Test every column of CURRENT against REFERENCE with Evidently 0.7's default tests.
 
@@ -108,6 +112,22 @@ def drift(
 
     types = parse_column_types(column_type or [])
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    from driftlib.drift.engines.select import cli_engine
+
+    ran = cli_engine(engine, reference, current, memory_budget_mb)
+    if ran is not None:  # out of core (or a dataset directory): summaries, no per-row quality checks
+        from driftlib.drift.engines import compare
+
+        result = compare(reference, current, names=names, types=types, engine=ran, drift_share=drift_share,
+                         min_rows=pipeline_min_rows() if min_rows is None else min_rows,
+                         memory_budget_mb=memory_budget_mb, spark={"master": spark_master})
+        if as_json:
+            typer.echo(json.dumps({**result.to_dict(), "findings": []}, allow_nan=False))
+        else:
+            _print_table(result, type("NoFindings", (), {"findings": []})())
+        if fail_on_drift and result.dataset_drift:
+            raise typer.Exit(DATA_DRIFT_EXIT)
+        return
     ref, cur = _read(reference, "--reference"), _read(current, "--current")
     numeric, categorical, auto = _kinds(ref, cur, names, types)
     det = DriftDetector(numeric=numeric, categorical=categorical, drift_share=drift_share,

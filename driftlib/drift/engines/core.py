@@ -9,6 +9,7 @@ chosen by Evidently's rule from the counts, exactly as the in-memory detector ch
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Iterable, Mapping, Protocol
 
 import numpy as np
@@ -16,7 +17,8 @@ import pandas as pd
 
 from driftlib.core.errors import ConfigError, InputError
 from driftlib.drift.detector import (
-    INSUFFICIENT, INVALID, MISSING, NO_REFERENCE, OK, TABLE_COLUMNS, ColumnSpec, override_fields)
+    EVIDENTLY_INT_CATEGORIES, INSUFFICIENT, INVALID, MISSING, NO_REFERENCE, OK, TABLE_COLUMNS, ColumnSpec,
+    override_fields)
 from driftlib.drift.engines import scoring
 from driftlib.drift.engines.result import EngineResult
 from driftlib.drift.engines.summaries import (
@@ -42,9 +44,12 @@ class Executor(Protocol):
 
 
 def column_specs(numeric: Iterable[str], categorical: Iterable[str],
-                 overrides: Mapping[str, Any] | None) -> list[ColumnSpec]:
-    """Columns to test with their params overrides, validated as the detector validates them."""
-    specs = [ColumnSpec(n, NUMERIC) for n in numeric] + [ColumnSpec(n, CATEGORICAL) for n in categorical]
+                 overrides: Mapping[str, Any] | None, auto: Iterable[str] = ()) -> list[ColumnSpec]:
+    """Columns to test with their params overrides, validated as the detector validates them.
+    `auto`: integer columns typed per current side as Evidently types an unlabelled frame."""
+    auto = set(auto)
+    specs = ([ColumnSpec(n, NUMERIC, auto=n in auto) for n in numeric]
+             + [ColumnSpec(n, CATEGORICAL) for n in categorical])
     names = [s.name for s in specs]
     both = sorted({n for n in names if names.count(n) > 1})
     if both:
@@ -185,8 +190,9 @@ class Summaries:
                     out[name][i] = counts
         return {k: (v[0], v[1]) for k, v in out.items()}
 
-    def current_values(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        q = values_query(self.ex.dialect, self.ex.table("current"), name, self.schema["current"][name], True)
+    def side_values(self, side: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Exact value counts of a numeric column on one side, when its summary did not keep them."""
+        q = values_query(self.ex.dialect, self.ex.table(side), name, self.schema[side][name], True)
         rows = sorted(self.ex.rows(q))
         return np.array([r[0] for r in rows], dtype=np.float64), np.array([r[1] for r in rows], dtype=np.int64)
 
@@ -204,6 +210,13 @@ def _row(spec: ColumnSpec, status: str, n_ref: int = 0, n_cur: int = 0, test: St
             "strength": test.strength(score, threshold) if ok else float("nan"), "status": status,
             "n_ref": n_ref, "n_cur": n_cur, "bound": bound if ok else float("nan"),
             "n_null": n_null, "n_out_of_range": n_out}
+
+
+def _evidently_categorical(spec: ColumnSpec, cur: NumericSummary) -> bool:
+    """The detector's `auto` rule: an int column with at most 10 values on the current side is a category."""
+    if not (spec.auto and cur.dtype == INT and cur.exact and cur.n_unique <= EVIDENTLY_INT_CATEGORIES):
+        return False
+    return spec.test is None or CATEGORICAL in spec.test.kinds
 
 
 def _choose(spec: ColumnSpec, n_ref: int, n_unique: int) -> tuple[StatTest, float]:
@@ -231,6 +244,13 @@ def score_all(summ: Summaries, drift_share: float, min_rows: int, engine: str, r
         if n_cur_rows < min_rows or cur.n < min_rows:
             rows[spec.name] = _row(spec, INSUFFICIENT, **base)
             continue
+        if _evidently_categorical(spec, cur):
+            rv, rc = (ref.values, ref.counts) if ref.exact else summ.side_values("reference", spec.name)
+            r, c = scoring.aligned(rv, rc, cur.values, cur.counts)
+            cat = replace(spec, kind=CATEGORICAL)
+            test, threshold = _choose(cat, ref.n, len(c.keys))
+            rows[spec.name] = _row(cat, OK, test=test, score=test.score(r, c), threshold=threshold, bound=0.0, **base)
+            continue
         union = scoring.n_unique_union(ref, cur)
         test, threshold = _choose(spec, ref.n, FEW_VALUES + 1 if union is None else union)
         if test.name in ("wasserstein", "ks"):
@@ -241,7 +261,7 @@ def score_all(summ: Summaries, drift_share: float, min_rows: int, engine: str, r
                 score, bound = (scoring.wasserstein_hist if test.name == "wasserstein" else scoring.ks_hist)(ref, cur)
             rows[spec.name] = _row(spec, OK, test=test, score=score, threshold=threshold, bound=bound, **base)
         elif ref.exact and ref.n_unique <= HIST_MIN_UNIQUE:  # the exact engine counts each value
-            cv, cc = (cur.values, cur.counts) if cur.exact else summ.current_values(spec.name)
+            cv, cc = (cur.values, cur.counts) if cur.exact else summ.side_values("current", spec.name)
             r, c = scoring.aligned(ref.values, ref.counts, cv, cc)
             rows[spec.name] = _row(spec, OK, test=test, score=test.score(r, c), threshold=threshold,
                                    bound=0.0, **base)

@@ -37,11 +37,12 @@ def read_columns(src: sources.Source, columns: list[str] | None, schema: dict[st
 
 
 def run_exact(ref: sources.Source, cur: sources.Source, numeric, categorical, *, names=None, types=None,
-              overrides=None, exclude=(), drift_share=0.5, min_rows=1, reason="") -> EngineResult:
-    from driftlib.drift.engines.select import resolve_kinds
+              overrides=None, auto=None, exclude=(), drift_share=0.5, min_rows=1, reason="") -> EngineResult:
+    from driftlib.drift.engines.select import int_columns, resolve_kinds
 
     ref_schema, cur_schema = sources.schema(ref), sources.schema(cur)
-    if numeric is None and categorical is None and ref_schema is not None and cur_schema is not None:
+    inferred = numeric is None and categorical is None
+    if inferred and ref_schema is not None and cur_schema is not None:
         numeric, categorical = resolve_kinds(ref_schema, cur_schema, names, types, exclude)
     wanted = None if numeric is None and categorical is None else [*(numeric or []), *(categorical or [])]
     ref_df = read_columns(ref, wanted, ref_schema)
@@ -50,8 +51,11 @@ def run_exact(ref: sources.Source, cur: sources.Source, numeric, categorical, *,
         numeric, categorical = resolve_kinds({c: sources.pandas_type(t) for c, t in ref_df.dtypes.items()},
                                              {c: sources.pandas_type(t) for c, t in cur_df.dtypes.items()},
                                              names, types, exclude)
+    if auto is None and inferred:
+        auto = int_columns({c: sources.pandas_type(t) for c, t in ref_df.dtypes.items()
+                            if str(t).startswith("int")}, numeric, types)
     det = DriftDetector(numeric=numeric, categorical=categorical, columns=overrides, drift_share=drift_share,
-                        min_rows=min_rows).fit(ref_df)
+                        min_rows=min_rows, auto=auto or ()).fit(ref_df)
     res = det.score(cur_df)
     table = res.table.copy()
     table["bound"] = np.where(table["status"] == OK, 0.0, np.nan)

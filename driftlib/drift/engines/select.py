@@ -5,6 +5,7 @@ Parquet footers before anything is read) and streams them through DuckDB otherwi
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -13,6 +14,7 @@ from driftlib.core.errors import ConfigError, InputError
 from driftlib.drift.engines import sources
 from driftlib.drift.engines.core import Summaries, column_specs, infer_specs, score_all
 from driftlib.drift.engines.result import EngineResult
+from driftlib.drift.engines.summaries import INT
 from driftlib.drift.stats import CATEGORICAL, NUMERIC
 
 ENGINES = ("auto", "exact", "duckdb", "spark")
@@ -34,6 +36,11 @@ def resolve_kinds(ref_schema: dict[str, str], cur_schema: dict[str, str], names:
     if not numeric and not categorical:
         raise InputError("no columns to compare (the two tables share no feature columns)")
     return numeric, categorical
+
+
+def int_columns(schema: dict[str, str], numeric: list[str], types: Mapping[str, str] | None) -> list[str]:
+    """Stored-integer numeric columns not typed by hand: Evidently re-types these per frame."""
+    return [c for c in numeric if schema.get(c) == INT and c not in (types or {})]
 
 
 def choose(engine: str, ref: sources.Source, cur: sources.Source, n_columns: int,
@@ -61,13 +68,16 @@ def _spark_settings(spark) -> dict[str, Any]:
 
 def compare(reference, current, numeric: list[str] | None = None, categorical: list[str] | None = None, *,
             names: list[str] | None = None, types: Mapping[str, str] | None = None,
-            overrides: Mapping[str, Any] | None = None, exclude: Iterable[str] = (), drift_share: float = 0.5,
+            overrides: Mapping[str, Any] | None = None, auto: Iterable[str] | None = None,
+            exclude: Iterable[str] = (), drift_share: float = 0.5,
             min_rows: int = 1, engine: str = "auto", memory_budget_mb: float = DEFAULT_BUDGET_MB,
             spark=None, threads: int | None = None) -> EngineResult:
     """Drift of `current` against `reference` (DataFrames, files, globs or Parquet dataset directories).
 
     Columns: `numeric`/`categorical` when given, else as `driftlib drift` types them (`names`, `types`).
-    `overrides` are `drift.columns` (method/threshold per column). The result says which engine ran.
+    `overrides` are `drift.columns` (method/threshold per column). `auto`: integer columns typed per
+    current side as Evidently types an unlabelled frame (default: every int column when the kinds are
+    inferred, as `driftlib drift` does). The result says which engine ran.
     """
     if not 0 < drift_share <= 1:
         raise ConfigError(f"drift_share: must be in (0, 1], got {drift_share}")
@@ -79,7 +89,7 @@ def compare(reference, current, numeric: list[str] | None = None, categorical: l
     if ran == "exact":
         from driftlib.drift.engines.exact import run_exact
 
-        return run_exact(ref, cur, numeric, categorical, names=names, types=types, overrides=overrides,
+        return run_exact(ref, cur, numeric, categorical, names=names, types=types, overrides=overrides, auto=auto,
                          exclude=exclude, drift_share=drift_share, min_rows=int(min_rows), reason=reason)
     if ran == "duckdb":
         from driftlib.drift.engines.duckdb_engine import DuckDBExecutor
@@ -98,7 +108,9 @@ def compare(reference, current, numeric: list[str] | None = None, categorical: l
         if numeric is None and categorical is None:
             numeric, categorical = resolve_kinds(ex.schema("reference"), ex.schema("current"), names, types,
                                                  exclude)
-        specs = column_specs(numeric or [], categorical or [], overrides)
+            if auto is None:
+                auto = int_columns(ex.schema("reference"), numeric, types)
+        specs = column_specs(numeric or [], categorical or [], overrides, auto or ())
         summ = Summaries(ex, specs).compute()
         return score_all(summ, drift_share, int(min_rows), ran, reason)
     finally:
@@ -135,3 +147,13 @@ def verdicts_agree(a: EngineResult, b: EngineResult, rel: float = 0.02) -> list[
             if not (np.isclose(x["score"], t, rtol=rel) or np.isclose(y["score"], t, rtol=rel)):
                 bad.append(f"{name}: drifted {x['drifted']} ({x['score']:.6g}) vs {y['drifted']} ({y['score']:.6g})")
     return bad
+
+
+def cli_engine(engine: str, reference, current, memory_budget_mb: float) -> str | None:
+    """The engine `driftlib drift` hands the files to, or None for its in-memory path over plain files
+    (which adds the data-quality findings). A dataset directory always goes through `compare`."""
+    ref, cur = sources.source(reference, "--reference"), sources.source(current, "--current")
+    ran, _ = choose(engine, ref, cur, 20, memory_budget_mb)
+    if ran == "exact" and not any(p and os.path.isdir(p) for p in (ref.path, cur.path)):
+        return None
+    return ran

@@ -7,7 +7,10 @@
 The reference is reduced at `fit` to sorted values, std, prefix sums and category counts
 (`driftlib.drift.stats`); scoring a window then costs a sort of that window per numeric column and a count
 per categorical column, column tasks running on threads (numpy releases the GIL). A window with fewer
-than `min_rows` rows, or a column with fewer non-null values, is "insufficient data", never "no drift".
+than `min_rows` rows, or a column with fewer non-null values, is "insufficient data", never "no drift";
+a column that is missing, changed type, has no values or gets a score that is not a finite number is
+"untestable": named in the headline (`DriftResult.headline_text`), a critical finding, and never
+counted as "not drifted" (see `DriftResult`). Scores are computed so finite input cannot overflow.
 """
 from __future__ import annotations
 

@@ -90,3 +90,36 @@ def test_register_imports_a_joblib_model(params_file, tmp_path):
     assert "registered v0001" in r.output and "reference_roc_auc" in r.output
     r = invoke("register", tmp_path / "nope.joblib", "--params", params_file)
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def _rewrite(path, edit):
+    cfg = yaml.safe_load(path.read_text())
+    edit(cfg)
+    path.write_text(yaml.safe_dump(cfg))
+
+
+def test_string_labels_train_with_positive_label_and_refuse_in_one_line_without(params_file, tmp_path):
+    df = pd.read_csv(tmp_path / "data.csv")
+    df["y"] = np.where(df["y"] == 1, "successful", "unsuccessful")
+    df.to_csv(tmp_path / "data.csv", index=False)
+    r = invoke("train", "--params", params_file)  # was: ValueError: invalid literal for int() ... exit 1
+    assert r.exit_code == 2 and "columns.positive_label" in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    _rewrite(params_file, lambda c: c["columns"].update(positive_label="successful"))
+    r = invoke("train", "--params", params_file)
+    assert r.exit_code == 0, r.output
+    card = Registry(tmp_path / "reg").card("v0001")
+    assert card["classes"] == ["successful", "unsuccessful"] and card["positive_label"] == "successful"
+
+
+def test_classification_metric_on_regression_is_a_one_line_config_error(params_file):
+    _rewrite(params_file, lambda c: c.update(task="regression"))
+    _rewrite(params_file, lambda c: c["retrain"].update(metric="roc_auc"))
+    r = invoke("train", "--params", params_file)
+    assert r.exit_code == 2 and "field 'retrain.metric'" in r.output and "Traceback" not in r.output
+
+
+def test_too_few_rows_name_the_setting(params_file):
+    _rewrite(params_file, lambda c: c["retrain"].update(min_train_rows=5000))
+    r = invoke("train", "--params", params_file)
+    assert r.exit_code == 2 and "set retrain.min_train_rows <= 744" in r.output, r.output

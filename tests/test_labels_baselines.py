@@ -86,7 +86,10 @@ def test_comparison_plot_with_undefined_metric_draws(tmp_path):
     from driftlib.models.training import RetrainDecision
     from driftlib.plots import retrain as plots
 
-    c = compare("roc_auc", np.ones(300, int), np.full(300, 0.5), np.full(300, 0.5), n_bootstrap=50, fallback=False)
+    from driftlib.models.gate import Comparison
+
+    nan = float("nan")  # a comparison whose metric is undefined, as reported before the fallback
+    c = Comparison(metric="roc_auc", n=300, champion=nan, challenger=nan, delta=nan, ci=(nan, nan), confidence=0.95)
     d = RetrainDecision("rejected", ["undefined"], "v1", champion="v1", challenger="v2", metric="roc_auc", comparison=c)
     plots.metric_comparison(d, 0.005).savefig(tmp_path / "f.png")  # was: Axis limits cannot be NaN or Inf
 

@@ -103,7 +103,7 @@ def test_every_verdict_and_decision_reads_consistently(verdict, degraded, datase
     if perf.state == "normal":
         assert "within the reference" in perf.why and interval != "above"
     if perf.state == "improved":
-        assert interval == "above" and "above the reference" in perf.why
+        assert interval == "above" and "better than the reference" in perf.why
     if measured and degraded is False and interval == "above":
         assert perf.state == "improved"
     # concept and data drift: one word each, from their own vocabularies
@@ -150,3 +150,51 @@ def test_why_rejected_names_each_failed_condition():
                "95% bootstrap interval of the improvement [-0.0020, +0.0040] does not exclude zero", SLICE_REASON]
     assert health.why_rejected(reasons) == ("gain below 0.0050; gain not significant; "
                                             "slice origin=JFK got worse (-0.0388)")
+
+
+# -- headlines never contradict the body ------------------------------------------------------------
+def test_rejected_challenger_headline_says_why():
+    from driftlib.models.gate import Comparison
+    from driftlib.models.training import RetrainDecision
+
+    c = Comparison(metric="roc_auc", n=900, champion=0.604, challenger=0.647, delta=0.043, ci=(0.016, 0.072),
+                   confidence=0.95)
+    d = RetrainDecision("rejected", [SLICE_REASON], "v0002", champion="v0002", challenger="v0003",
+                        metric="roc_auc", comparison=c)
+    assert d.headline.startswith("Challenger v0003 rejected (slice origin=JFK got worse (-0.0388)):")
+    action = health.action_verdict(health.RetrainSummary.from_dict(d.to_dict()))
+    assert action.state == "rejected" and "slice origin=JFK got worse" in action.why
+
+
+def test_concept_wording_better_than_reference_and_readable_degraded_cell():
+    from driftlib.concept.report import _fmt_bool, better_than_reference
+
+    above = {"difference": {"roc_auc": {"lower": 0.01, "upper": 0.05}, "brier": {"lower": -0.03, "upper": -0.01}}}
+    assert better_than_reference(above, "roc_auc") and better_than_reference(above, "brier")
+    overlap = {"difference": {"roc_auc": {"lower": -0.01, "upper": 0.05}}}
+    assert not better_than_reference(overlap, "roc_auc")
+    assert _fmt_bool(False, "realized") == "no (judged on the realized performance)"
+    assert _fmt_bool(True, "latest window (realized)") == \
+        "yes (judged on the realized performance of the latest window)"
+
+
+def test_registry_html_prints_no_absolute_path(tmp_path):
+    from driftlib.models.registry import Registry
+
+    html_text = Registry(tmp_path / "models")._repr_html_()
+    assert str(tmp_path) not in html_text and "models/" in html_text
+
+
+def test_people_tables_drop_range_index_and_machine_values():
+    from driftlib.workbench.tables import humanize_tables
+
+    import pandas as pd
+
+    df = pd.DataFrame({"start": pd.to_datetime(["2013-04-01 00:00:00", "2013-04-02 06:30:00.123456"], format="ISO8601"),
+                       "p": [1.1e-146, 0.123456789], "drifted": [True, False], "x": [float("nan"), 1234567.0]})
+    out = humanize_tables(df.to_html())
+    assert "<th>0</th>" not in out and ">NaN<" not in out and ">True<" not in out
+    assert ">2013-04-01<" in out and ">2013-04-02 06:30<" in out and ">1.1e-146<" in out
+    assert ">0.123<" in out and ">yes<" in out and ">1,234,567<" in out
+    kept = humanize_tables(df.set_index("p").to_html())  # a meaningful index stays
+    assert "<th>1.1e-146</th>" in kept or ">1.1e-146<" in kept

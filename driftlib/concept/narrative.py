@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from driftlib.core.contracts import ConceptSummary
-from driftlib.concept.report import ConceptReport, _fmt_iv
+from driftlib.concept.report import ConceptReport, _fmt_iv, better_than_reference
 
 
 def fmt_interval(v: dict | None) -> str:
@@ -26,6 +26,7 @@ def run_window_lines(report: ConceptReport, served, period: str) -> list[str]:
     for name in report.degradation_metrics:
         diff = (cur.get("difference") or {}).get(name)
         verdict = "" if not diff else (" — **worse than the reference**" if diff["degraded"]
+                                       else " — better than the reference" if better_than_reference(cur, name)
                                        else " — within the reference's range")
         lines.append(f"- {name}: realized {fmt_interval((cur.get('realized') or {}).get(name))}, estimated "
                      f"{fmt_interval((cur.get('estimated') or {}).get(name))}, reference "

@@ -84,7 +84,8 @@ class ConceptReport:
         ref = self.reference["metrics"].get(self.metric, {})
         real = (cur.get("realized") or {}).get(self.metric)
         est = (cur.get("estimated") or {}).get(self.metric)
-        cells = [("Verdict", self.verdict), ("Degraded", _fmt_bool(self.degraded, self.degraded_basis)),
+        cells = [("Drift verdict (concept/data)", self.verdict),
+                 ("Performance degraded", _fmt_bool(self.degraded, self.degraded_basis)),
                  ("Onset", self.onset.date().isoformat() if self.onset is not None
                   else ("unknown" if self.degraded else "-")),
                  (f"Reference {self.metric}", _fmt_iv(ref)), (f"Realized {self.metric}", _fmt_iv(real)),
@@ -127,7 +128,25 @@ def _fmt_iv(v: dict | None) -> str:
 
 
 def _fmt_bool(v: bool | None, basis: str) -> str:
-    return "unknown" if v is None else ("yes" if v else "no") + f", judged on the {basis}"
+    """'no (judged on the realized performance of the run window)': the basis as people read it."""
+    if v is None:
+        return "unknown"
+    where = basis.replace("(realized)", "").replace("(estimated)", "").strip()
+    kind = "estimated" if "estimated" in basis else "realized"
+    where = "" if where in ("", "realized", "estimated") else f" of the {where}"
+    return f"{'yes' if v else 'no'} (judged on the {kind} performance{where})"
+
+
+LOWER_IS_BETTER = {"mae", "mse", "rmse", "log_loss", "brier", "brier_score", "mape"}
+
+
+def better_than_reference(win: dict, metric: str) -> bool:
+    """True when the window-minus-reference interval of `metric` lies wholly on the better side."""
+    d = (win.get("difference") or {}).get(metric) or {}
+    lo, hi = d.get("lower"), d.get("upper")
+    if not (_defined(lo) and _defined(hi)):
+        return False
+    return hi < 0 if metric in LOWER_IS_BETTER else lo > 0
 
 
 VERDICT_TEXT = {
@@ -183,6 +202,8 @@ def headline(r: ConceptReport) -> str:
             state = "Model degraded (onset unknown)"
     elif r.degraded is None:
         state = "Performance unknown"
+    elif any(better_than_reference(win, m) for m in shown):
+        state = "Model performing better than the reference"
     else:
         state = "Model performing as in the reference"
     if r.verdict == "insufficient labels":

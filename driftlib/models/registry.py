@@ -333,6 +333,7 @@ class Registry:
             f"<td>{html.escape(str(r['created'])[:19])}</td><td>{html.escape(str(r['state']))}</td>"
             f"<td>{html.escape(str(r['gate']))}</td><td>{html.escape(str(r['parent']))}</td></tr>"
             for r in self.list())
-        return (f"<p>Model registry <code>{html.escape(str(self.root))}</code></p><table>"
+        # the folder's name only: a report must not print the machine's absolute paths
+        return (f"<p>Model registry <code>{html.escape(self.root.name)}/</code></p><table>"
                 "<tr><th>version</th><th>created</th><th>state</th><th>gate</th><th>parent</th></tr>"
                 f"{rows}</table>")

@@ -109,7 +109,12 @@ class RetrainDecision:
         c = self.comparison
         if self.decision == "skipped":
             return f"Retraining skipped: {self.reasons[0] if self.reasons else 'not needed'}"
-        head = (f"Challenger {self.challenger} {self.decision}: {c.metric} {c.challenger:.3f} vs "
+        why = ""
+        if self.decision == "rejected":  # the reason first: a headline must not read like a win
+            from driftlib.workbench.health import why_rejected
+
+            why = f" ({why_rejected(self.reasons)})"
+        head = (f"Challenger {self.challenger} {self.decision}{why}: {c.metric} {c.challenger:.3f} vs "
                 f"champion {self.champion} {c.champion:.3f} ({c.delta:+.3f}, "
                 f"CI [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}])")
         return f"{head}; current model {self.current_version}"

@@ -141,9 +141,25 @@ def _reference_and_latest(c: ConceptSummary, metric: str) -> tuple[float | None,
     return ref, None, ""
 
 
+LOWER_IS_BETTER = {"mae", "mse", "rmse", "log_loss", "brier", "brier_score", "mape"}
+
+
+def _better(c: ConceptSummary, metric: str, block: dict, ref: float | None) -> bool:
+    """The interval lies wholly on the better side of the reference (the window-minus-reference
+    interval when saved, else the metric's own interval against the reference value)."""
+    lower_better = metric in LOWER_IS_BETTER
+    diff = (_source(c).get("difference") or {}).get(metric)
+    if isinstance(diff, dict) and _finite(diff.get("lower")) and _finite(diff.get("upper")):
+        return diff["upper"] < 0 if lower_better else diff["lower"] > 0
+    if not _finite(ref):
+        return False
+    bound = block.get("upper") if lower_better else block.get("lower")
+    return _finite(bound) and (bound < ref if lower_better else bound > ref)
+
+
 def performance_verdict(c: ConceptSummary | None) -> Verdict:
     """degraded / normal / improved / unknown: `degraded` is notebook 03's judgement, never overridden;
-    'improved' only when the latest interval lies wholly above the reference."""
+    'improved' only when the interval lies wholly on the better side of the reference."""
     if c is None:
         return Verdict("performance", "unknown", "not measured in this run", "none")
     metric = judged_metric(c) or "metric"
@@ -156,9 +172,8 @@ def performance_verdict(c: ConceptSummary | None) -> Verdict:
         return Verdict("performance", "degraded", numbers or "worse than the reference", "bad")
     if c.degraded is None:
         return Verdict("performance", "unknown", numbers or "too few labels to judge", "none")
-    lower = (block or {}).get("lower")
-    if _finite(ref) and _finite(lower) and lower > ref:
-        return Verdict("performance", "improved", numbers + ", above the reference", "ok")
+    if _better(c, metric, block or {}, ref):
+        return Verdict("performance", "improved", numbers + ", better than the reference", "ok")
     return Verdict("performance", "normal", (numbers + ", " if numbers else "") + "within the reference's range", "ok")
 
 

@@ -12,6 +12,7 @@ import re
 _TABLE = re.compile(r'<table[^>]*class="[^"]*\bdataframe\b[^"]*"[^>]*>.*?</table>', re.S)
 _CELL = re.compile(r"(<td[^>]*>)(.*?)(</td>)", re.S)
 _ROW_HEADER = re.compile(r"(<tr[^>]*>\s*)<th[^>]*>(.*?)</th>", re.S)
+_BODY_TH = re.compile(r"(<th[^>]*>)(.*?)(</th>)", re.S)
 _HEAD = re.compile(r"(<thead>.*?</thead>)", re.S)
 _TS = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)?$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)$")
@@ -68,7 +69,9 @@ def _drop_index(table: str) -> str:
 def humanize_table(table: str) -> str:
     if _range_index(table):
         table = _drop_index(table)
-    return _CELL.sub(lambda m: m.group(1) + fmt_cell(m.group(2)) + m.group(3), table)
+    head, sep, body = table.partition("<tbody>")
+    body = _BODY_TH.sub(lambda m: m.group(1) + fmt_cell(m.group(2)) + m.group(3), body)
+    return _CELL.sub(lambda m: m.group(1) + fmt_cell(m.group(2)) + m.group(3), head + sep + body)
 
 
 def humanize_tables(fragment: str) -> str:

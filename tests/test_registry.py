@@ -84,6 +84,33 @@ def test_edited_card_hash_is_refused(reg):
         reg.load(v)
 
 
+@pytest.mark.parametrize("where", ["absolute", "dotdot", "symlink"])
+def test_card_artifact_outside_its_version_folder_is_never_unpickled(reg, tmp_path, where):
+    """Before: an absolute path outside the registry with a recomputed hash was loaded (its pickle ran)."""
+    import joblib
+
+    from driftlib.models.registry import sha256_file
+
+    v = reg.register(Model(1), {})
+    evil = tmp_path / "evil.joblib"
+    joblib.dump(Model(666), evil)
+    card_path = reg.root / v / "card.json"
+    card = json.loads(card_path.read_text())
+    if where == "absolute":
+        card["artifact"] = str(evil)
+    elif where == "dotdot":
+        card["artifact"] = "../../evil.joblib"
+    else:
+        (reg.root / v / "link.joblib").symlink_to(evil)
+        card["artifact"] = "link.joblib"
+    card["sha256"] = sha256_file(evil)
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(IntegrityError, match="version folder"):
+        reg.load(v)
+    with pytest.raises(IntegrityError):
+        reg.promote(v)
+
+
 def test_unknown_and_malformed_versions_are_user_errors(reg):
     reg.register(Model(1), {})
     for bad in ("v0009", "../etc", "latest"):
@@ -218,3 +245,12 @@ def test_concurrent_promotes_keep_pointer_and_history_consistent(reg):
         assert after["previous"] == before["version"]
     assert reg.load().version in versions
     assert not list(reg.root.glob(".CURRENT.*.tmp"))
+
+
+def test_register_help_says_a_pickle_is_code():
+    from typer.testing import CliRunner
+
+    from driftlib.cli.models import app
+
+    out = CliRunner().invoke(app, ["register", "--help"], terminal_width=200)
+    assert out.exit_code == 0 and "a joblib/pickle file is code" in " ".join(out.output.split())

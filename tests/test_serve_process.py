@@ -157,3 +157,44 @@ def test_cli_refuses_to_serve_without_a_model(tmp_path, flights):
     result = CliRunner().invoke(app, ["--params", str(w.params_path)])
     assert result.exit_code == 2
     assert "no current model" in result.output and "Traceback" not in result.output
+
+
+def test_stalled_body_is_timed_out_and_others_are_served(tmp_path, flights):
+    """A client that never finishes its body gets 408 after service.body_timeout_s; an idle
+    keep-alive connection is closed after service.keep_alive_timeout_s."""
+    import socket
+
+    w = make_world(tmp_path, flights, service={"body_timeout_s": 1.0, "keep_alive_timeout_s": 1.0})
+    with service_process(w.params_path) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        slow = socket.create_connection((host, int(port)), timeout=10)
+        start = time.monotonic()
+        slow.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"features\": ")
+        assert httpx.post(f"{url}/predict", json={"features": w.rows[0]}).status_code == 200
+        answer = slow.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408") and b"body_timeout_s" in answer
+        assert 0.9 < time.monotonic() - start < 8
+        slow.close()
+        idle = socket.create_connection((host, int(port)), timeout=10)
+        idle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+        start = time.monotonic()
+        assert idle.recv(4096) == b""  # closed by the server, not by the client
+        assert time.monotonic() - start < 3  # uvicorn's default would be 5 s
+        idle.close()
+    assert len(read_log(w.log_dir).frame) == 1
+
+
+def test_token_from_the_environment_protects_the_live_service(tmp_path, flights):
+    from driftlib.service.client import ServiceClient, ServiceError
+
+    w = make_world(tmp_path, flights)
+    with service_process(w.params_path, env={"DRIFTLIB_API_TOKEN": "t0ken"}) as (url, _):
+        assert httpx.post(f"{url}/predict", json={"features": w.rows[0]}).status_code == 401
+        with ServiceClient(url, token="t0ken") as c:
+            assert c.predict(w.rows[0])["model_version"] == "v0001"
+        with ServiceClient(url, token="nope") as c, pytest.raises(ServiceError, match="401"):
+            c.predict(w.rows[0])
+        docs = httpx.get(f"{url}/docs")
+        assert docs.status_code == 200  # documentation stays readable; the data endpoints do not

@@ -108,12 +108,22 @@ def train(params_file: Path = PARAMS,
                f"{_fmt_metrics(card['metrics'])})" + ("; now current" if promote_it else ""))
 
 
-@app.command("register")
+REGISTER_HELP = (
+    "Import your own joblib model.\n\n"
+    "WARNING: a joblib/pickle file is code, not data. Loading it runs whatever its author put in it, "
+    "with your permissions, here and in every process that later loads the model (the service, the "
+    "notebooks). Register only files you built yourself or got from someone you trust. The registry's "
+    "sha256 check only proves the file has not changed since it was registered, not that it was safe. "
+    "A card's `artifact` must name a file inside its own version folder.")
+
+
+@app.command("register", help=REGISTER_HELP)
 @handle_errors
-def register(artifact: Path = typer.Argument(..., help="a joblib file with a fitted model"),
+def register(artifact: Path = typer.Argument(..., help="a joblib file with a fitted model; a pickle "
+                                            "is code: register only files you built or trust"),
              params_file: Path = PARAMS,
              promote_it: bool = typer.Option(False, "--promote", help="make it current")) -> None:
-    """Import your own joblib model (only files you trust: unpickling runs code)."""
+    """Import your own joblib model (the help text is REGISTER_HELP: a pickle is code)."""
     from driftlib.models.training import register_artifact
 
     params = load_params(params_file)

@@ -208,10 +208,25 @@ class Registry:
                 continue
         return out
 
+    def artifact_path(self, version: str, card: dict) -> Path:
+        """The card's `artifact`, which must be a relative path inside the version folder: a card
+        naming a file elsewhere (absolute, `..`, a symlink out) could make `load` unpickle, that
+        is run, any file with a recomputed hash."""
+        name = card.get("artifact", ARTIFACT)
+        folder = self.version_dir(version).resolve()
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or "\\" in name:
+            raise IntegrityError(f"model {version}: card.json 'artifact' must be a relative path "
+                                 f"inside its version folder, got {name!r}")
+        path = (folder / name).resolve()
+        if folder not in path.parents:
+            raise IntegrityError(f"model {version}: card.json 'artifact' {name!r} points outside "
+                                 "its version folder; refusing to load it")
+        return path
+
     def verify(self, version: str) -> dict:
         """Return the card if the artifact's sha256 matches it; raise IntegrityError otherwise."""
         card = self.card(version)
-        artifact = self.version_dir(version) / card.get("artifact", ARTIFACT)
+        artifact = self.artifact_path(version, card)
         if not artifact.is_file():
             raise IntegrityError(f"{artifact}: artifact of model {version} is missing")
         expected = card.get("sha256")
@@ -229,7 +244,7 @@ class Registry:
             if version is None:
                 raise RegistryEmpty(f"{self.root}: no current model (train or promote one first)")
         card = self.verify(version)
-        model = joblib.load(self.version_dir(version) / card.get("artifact", ARTIFACT))
+        model = joblib.load(self.artifact_path(version, card))
         return LoadedModel(model=model, version=version, card=card)
 
     def current_model(self):

@@ -68,9 +68,12 @@ def _records(frame: pd.DataFrame, timestamps: Sequence | None) -> list[dict]:
 class ServiceClient:
     """Thin httpx wrapper: JSON in, JSON out, one-line ServiceError on any refusal."""
 
-    def __init__(self, base_url: str, *, timeout: float = 60.0):
+    def __init__(self, base_url: str, *, timeout: float = 60.0, token: str | None = None):
+        """`token` (default: $DRIFTLIB_API_TOKEN) is sent as `Authorization: Bearer <token>`."""
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        token = token if token is not None else os.environ.get("DRIFTLIB_API_TOKEN") or None
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
 
     def close(self) -> None:
         self.http.close()

@@ -38,9 +38,11 @@ def main(argv=None) -> int:
     ap.add_argument("--n-current", type=int, default=1000)
     ap.add_argument("--rho", type=float, default=0.8)
     ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument("--detectors", nargs="+", default=["domain_classifier", "reconstruction"])
     args = ap.parse_args(argv)
     detectors = {"domain_classifier": lambda: DomainClassifierDetector(alpha=args.alpha, explain="never"),
                  "reconstruction": lambda: ReconstructionDriftDetector()}
+    detectors = {k: v for k, v in detectors.items() if k in args.detectors}
     alarms = {k: 0 for k in detectors}
     hits = {k: 0 for k in detectors}
     seconds = {k: 0.0 for k in detectors}

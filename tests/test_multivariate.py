@@ -103,3 +103,20 @@ def test_bad_input_names_the_field():
         multivariate_drift(reference, current, detectors=["magic"])
     assert isinstance(ReconstructionDriftDetector(min_rows=500).fit(reference).score(current),
                       MultivariateDriftResult)
+
+
+def test_plots_draw_one_panel_per_detector_and_the_separating_features():
+    from matplotlib.figure import Figure
+
+    from driftlib.plots.multivariate import multivariate_timeline, separating_features
+
+    reference, _ = correlation_world(seed=11, n_reference=2000)
+    _, drifted = correlation_world(seed=12, n_current=400, flip=True)
+    _, stable = correlation_world(seed=13, n_current=400, flip=False)
+    log = pd.concat([stable, drifted], ignore_index=True)
+    report = multivariate_drift(reference, log, window=400, **FAST)
+    fig = multivariate_timeline(report)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert [len(ax.collections[-1].get_offsets()) for ax in fig.axes[:2]] == [1, 1]  # one drifted window each
+    bars = separating_features(report)
+    assert {t.get_text() for t in bars.axes[0].get_yticklabels()} >= {"x1", "x2"}

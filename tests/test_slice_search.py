@@ -119,3 +119,26 @@ def test_bad_input_names_the_field():
         SliceFinder(**FEATURES).fit(reference).score(current.drop(columns="g"))
     with pytest.raises(ConfigError, match="fit"):
         DriftSliceFinder().score(current)
+
+
+@pytest.mark.parametrize("mode", ["degradation", "drift", "comparison"])
+def test_slice_bars_draw_the_top_slices(mode):
+    from matplotlib.figure import Figure
+
+    from driftlib.plots.slices import slice_bars
+
+    reference, current, planted = slice_world(seed=8, n_reference=1500, n_current=1500)
+    if mode == "degradation":
+        report = SliceFinder(**FEATURES, pairs=False).fit(reference).score(current)
+    elif mode == "drift":
+        report = DriftSliceFinder(**FEATURES, pairs=False).fit(reference).score(current)
+    else:
+        y = current["target"].to_numpy()
+        report = compare_by_slice(current, row_loss("mae", y, current["prediction"]),
+                                  row_loss("mae", y, current["prediction"] * 0.9), **FEATURES)
+    fig = slice_bars(report, top=5)
+    assert isinstance(fig, Figure)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(labels) == min(5, len(report.table)) and labels[-1] == report.table.iloc[0]["slice"]
+    if mode == "degradation":
+        assert labels[-1] == planted

@@ -42,16 +42,22 @@ def _target(rng, X: pd.DataFrame) -> np.ndarray:
     return 2 * X["x1"].to_numpy() + 0.3 * X["x2"].to_numpy() + rng.normal(size=len(X)) * sd
 
 
-def regression_world(seed: int, shift: float = 1.5, n_reference: int = 5000, n_current: int = 2000):
-    """(reference, current): both with features, `prediction` of a linear model fitted on a training
-    sample of the reference distribution, and `target`; the current window's x1 is shifted by `shift`."""
+def regression_windows(seed: int, shifts=(0.0, 1.5), n_reference: int = 5000, n_current: int = 2000):
+    """(reference, [window per shift]): one model (a linear fit on a training sample of the reference
+    distribution) scores all of them; each frame has the features, `prediction` and `target`."""
     rng = np.random.default_rng(seed)
     train = _features(rng, 3000)
     model = LinearRegression().fit(train[["x1", "x2"]], _target(rng, train))
     out = []
-    for n, s in ((n_reference, 0.0), (n_current, shift)):
+    for n, s in ((n_reference, 0.0), *((n_current, s) for s in shifts)):
         df = _features(rng, n, s)
         df["prediction"] = model.predict(df[["x1", "x2"]])
         df["target"] = _target(rng, df)
         out.append(df)
-    return out[0], out[1]
+    return out[0], out[1:]
+
+
+def regression_world(seed: int, shift: float = 1.5, n_reference: int = 5000, n_current: int = 2000):
+    """(reference, current) with the current window's x1 shifted by `shift`."""
+    reference, (current,) = regression_windows(seed, (shift,), n_reference, n_current)
+    return reference, current

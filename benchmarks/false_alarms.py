@@ -13,7 +13,7 @@ can reject a single feature only if p <= 0.05/14, so the null must reach below t
   kofn          the k-of-n rule (default 3 of 3, the Prometheus alert's) over default_any, measured on
                 the sequence of runs, and its binomial value from default_any
 
-    .venv/bin/python benchmarks/false_alarms.py            # about 2-4 minutes on 2 cores
+    .venv/bin/python benchmarks/false_alarms.py            # about 2 CPU-minutes (one core)
     .venv/bin/python benchmarks/false_alarms.py --quick    # smaller, for a smoke check
 """
 from __future__ import annotations

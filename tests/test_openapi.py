@@ -36,7 +36,8 @@ def test_every_post_endpoint_documents_its_body(served):
     carriers = feats["properties"]["carrier"]
     assert "UA" in carriers["description"] and carriers["examples"][0] == "9E"
     assert doc["components"]["schemas"]["Feedback"]["properties"]["label"]["enum"] == [0, 1]
-    batch = doc["components"]["schemas"]["Batch"]["properties"]["records"]
+    batch = doc["paths"]["/predict/batch"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"]["properties"]["records"]
     assert batch["maxItems"] == world.params.service.max_batch
 
 

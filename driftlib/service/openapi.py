@@ -93,9 +93,7 @@ def request_bodies(svc: "Service") -> tuple[dict, dict]:
     many, defs_many = bodies["many"]
     many = copy.deepcopy(many)
     defs = {**defs, **defs_many}
-    if "Batch" in defs:
-        batch = defs["Batch"] = copy.deepcopy(defs["Batch"])
-        batch["properties"]["records"]["maxItems"] = max_batch
+    many["properties"]["records"]["maxItems"] = max_batch
     item = served.feedback_one.json_schema(ref_template=_REF + "{model}")
     defs.update(item.pop("$defs", {}))
     defs["Feedback"] = item

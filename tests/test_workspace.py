@@ -56,13 +56,15 @@ def test_two_runs_give_two_snapshots_in_the_models_project(tmp_path, snapshot):
     assert len(ws.list_runs(project.id)) == 2
     board = ws.get_dashboard(project.id)
     panels = {p.title: p for p in board.panels}
-    (tab,) = board.tabs
-    assert tab.panels == [p.id for p in board.panels]  # each panel shown once
+    drift_tab, perf_tab = board.tabs
+    assert drift_tab.panels + perf_tab.panels == [p.id for p in board.panels]  # each panel shown once
     share = panels["Share of drifted features"].values[0]
     assert share.metric.endswith("DriftedColumnsCount") and share.metric_labels == {"value_type": "share"}
     assert {v.metric_labels["column"] for v in panels["Drift score per feature"].values} == {"a", "b", "c"}
     # the UI's own storage finds a point per run for every panel series
     for title, panel in panels.items():
+        if panel.id not in drift_tab.panels:
+            continue  # these runs have no notebook 03 result
         for v in panel.values:
             series = ui_series(tmp_path / "evidently", project.id, v)
             assert len(series) == 1 and len(series[0].values) == 2, (title, v.metric_labels)
@@ -114,3 +116,38 @@ def test_a_file_that_is_not_a_snapshot_is_an_input_error(tmp_path):
     bad.write_text('{"metrics": [], "tests": []}')  # Snapshot.save_json's summary, not a snapshot
     with pytest.raises(InputError, match=workspace.SNAPSHOT_FILE):
         load_snapshot(bad)
+
+
+def concept_summary(run_date: str, realized: float, verdict: str, degraded: bool) -> dict:
+    return {"run_date": run_date, "status": "success", "notebooks": [{"name": "03_concept_drift", "result": {
+        "verdict": verdict, "degraded": degraded, "metric": "roc_auc", "degraded_basis": "run window (realized)",
+        "current": {"realized": {"roc_auc": {"value": realized, "lower": realized - 0.02, "upper": realized + 0.02}},
+                    "estimated": {"roc_auc": {"value": 0.7, "lower": 0.68, "upper": 0.72}}},
+        "reference": {"roc_auc": {"value": 0.75}}, "label_coverage": {"coverage": 0.8}}}]}
+
+
+def test_dashboard_shows_realized_and_estimated_performance_and_the_concept_verdict(tmp_path, snapshot):
+    params = make_params(tmp_path)
+    runs = [("2013-05-01", 0.74, "stable", False), ("2013-05-02", 0.62, "concept drift", True)]
+    for run_date, realized, verdict, degraded in runs:
+        update = workspace.add_run(params, run_dir(tmp_path, run_date, snapshot),
+                                   concept_summary(run_date, realized, verdict, degraded))
+        assert update.added, update.reason
+    again = workspace.add_run(params, run_dir(tmp_path, "2013-05-02", snapshot),
+                              concept_summary("2013-05-02", 0.62, "concept drift", True))
+    assert again.replaced  # a re-run replaces both of its snapshots
+    from evidently.ui.workspace import Workspace
+
+    ws = Workspace(str(tmp_path / "evidently"))
+    (project,) = ws.list_projects()
+    assert len(ws.list_runs(project.id)) == 4  # drift + performance per date
+    board = ws.get_dashboard(project.id)
+    panels = {p.title: p for p in board.panels}
+    perf = panels["Realized and estimated roc_auc against the reference"]
+    got = {v.metric_labels["column"]: ui_series(tmp_path / "evidently", project.id, v)[0].values for v in perf.values}
+    assert got["realized"] == pytest.approx([0.74, 0.62]) and got["estimated"] == pytest.approx([0.7, 0.7])
+    assert got["reference"] == pytest.approx([0.75, 0.75]) and got["realized_lower"] == pytest.approx([0.72, 0.60])
+    concept = panels["Concept verdict per run (1 = concept drift)"].values[0]
+    assert ui_series(tmp_path / "evidently", project.id, concept)[0].values == pytest.approx([0.0, 1.0])
+    degraded = panels["Performance degraded (latest run: 1 = yes)"].values[0]
+    assert ui_series(tmp_path / "evidently", project.id, degraded)[0].values == pytest.approx([0.0, 1.0])

@@ -70,6 +70,13 @@ _SPECS = [
          "latest run, else 0.", "column"),
     _run("driftlib_prediction_drift_score", "Drift score of a model output column in the latest run.", "column"),
     _run("driftlib_rows_analysed", "Production rows analysed for data drift in the latest run."),
+    _run("driftlib_multivariate_drift", "1 if the multivariate detector (domain_classifier, reconstruction) "
+         "flagged the latest window, else 0.", "detector"),
+    _run("driftlib_multivariate_drift_score", "Multivariate drift score of the latest window: the domain "
+         "classifier's AUC or the PCA reconstruction error.", "detector"),
+    _run("driftlib_multivariate_drift_threshold", "Upper end of the multivariate detector's no-drift band "
+         "(critical AUC, or reference chunks' mean + 3 std).", "detector"),
+    _run("driftlib_drifted_slices", "Segments whose share of traffic changed significantly in the latest run."),
     # -- concept drift (notebook 03) ---------------------------------------------------------------
     _run("driftlib_label_coverage_ratio", "Share of analysed predictions whose true label had arrived."),
     _run("driftlib_performance", "Model performance in the latest window: realized (labels) or estimated "
@@ -82,6 +89,13 @@ _SPECS = [
     _run("driftlib_performance_degraded", "1 if notebook 03 judged performance degraded, else 0."),
     _run("driftlib_concept_drift", "1 if the latest verdict is 'concept drift' or 'both', else 0."),
     _run("driftlib_concept_verdict", "1 for the latest concept-drift verdict, 0 for the others.", "verdict"),
+    _run("driftlib_estimated_regression_error", "Label-free (direct loss estimation) MAE/RMSE of the "
+         "regression model in the latest window.", "metric"),
+    _run("driftlib_estimated_regression_error_lower", "Lower bound of the estimated regression error.", "metric"),
+    _run("driftlib_estimated_regression_error_upper", "Upper bound of the estimated regression error.", "metric"),
+    _run("driftlib_estimated_regression_error_reliable", "0 when concept drift makes the estimated regression "
+         "error unreliable, else 1."),
+    _run("driftlib_degraded_slices", "Segments with a significant performance drop in the latest run."),
     # -- retraining and registry (notebook 04) -----------------------------------------------------
     _run("driftlib_retrain_decision", "1 for the latest retraining decision, 0 for the others.", "decision"),
     _run("driftlib_current_model_version", "Number of the current model version (v0007 -> 7)."),

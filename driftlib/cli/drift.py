@@ -31,6 +31,10 @@ def _read(path: Path, option: str):
 
     if not Path(path).exists():
         raise InputError(f"{option} {path}: no such file")
+    if Path(path).suffix.lower() in (".parquet", ".pq"):  # text as categoricals: no string per row
+        from driftlib.drift.engines.exact import read_parquet
+
+        return read_parquet(path, option)
     return read_table(path)
 
 

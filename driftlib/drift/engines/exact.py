@@ -62,3 +62,9 @@ def run_exact(ref: sources.Source, cur: sources.Source, numeric, categorical, *,
     table["n_null"] = [int(cur_df[c].isna().sum()) if c in cur_df.columns else 0 for c in table["column"]]
     table["n_out_of_range"] = np.nan  # the exact engine's data-quality checks report these (drift.quality)
     return EngineResult(table[ROW_COLUMNS], res.drift_share, res.n_rows, engine="exact", reason=reason)
+
+
+def read_parquet(path, name: str) -> pd.DataFrame:
+    """A Parquet file (or dataset directory) as a DataFrame, text columns as pandas categoricals."""
+    src = sources.source(path, name)
+    return read_columns(src, None, sources.schema(src))

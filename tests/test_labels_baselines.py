@@ -77,7 +77,7 @@ def test_gate_falls_back_to_brier_when_auc_is_undefined():
     c = compare("roc_auc", y, champion, challenger, n_bootstrap=100)
     ok, reasons = gate(c, 0.005, 0.02)
     assert c.metric == "brier" and c.requested == "roc_auc" and ok, reasons
-    assert "roc_auc is undefined on the holdout (one class" in reasons[0] and "brier" in reasons[0]
+    assert "roc_auc has no value on this holdout (one class" in reasons[0] and "brier" in reasons[0]
 
 
 def test_comparison_plot_with_undefined_metric_draws(tmp_path):

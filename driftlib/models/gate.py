@@ -177,8 +177,8 @@ def _undefined_why(metric: str, y, ca: float, cb: float, ci) -> str | None:
     classes = np.unique(y)
     if get_metric(metric).task == "classification" and len(classes) < 2:
         label = "none" if not len(classes) else f"all {len(y):,} labels are {classes[0]:g}"
-        return f"{metric} is undefined on the holdout (one class: {label})"
-    return f"{metric} cannot rank the candidates on the holdout (undefined on the bootstrap resamples)"
+        return f"{metric} has no value on this holdout (one class: {label})"
+    return f"{metric} cannot rank the candidates on this holdout (no value on the bootstrap resamples)"
 
 
 def compare(metric: str, y, champion, challenger, *, slices: pd.DataFrame | None = None,

@@ -117,6 +117,8 @@ class RetrainDecision:
         head = (f"Challenger {self.challenger} {self.decision}{why}: {c.metric} {c.challenger:.3f} vs "
                 f"champion {self.champion} {c.champion:.3f} ({c.delta:+.3f}, "
                 f"CI [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}])")
+        if c.fallback_reason:
+            head += f" — {c.fallback_reason}, so the gate used {c.metric}"
         return f"{head}; current model {self.current_version}"
 
     def to_dict(self) -> dict:
@@ -128,6 +130,8 @@ class RetrainDecision:
                 "champion_metric": None if c is None else c.champion,
                 "challenger_metric": None if c is None else c.challenger,
                 "slices": [] if c is None else c.slices,
+                "requested_metric": None if c is None else (c.requested or c.metric),
+                "fallback_reason": None if c is None else c.fallback_reason,
                 "training": self.training, "holdout": self.holdout}
 
     def slice_frame(self) -> pd.DataFrame:

@@ -125,6 +125,9 @@ class DriftConfig(Strict):
     out_of_range_tolerance: float = Field(0.01, ge=0, le=1, description="report values outside the "
                                           "reference range / unseen categories above this share")
     error_control: ErrorControl = ErrorControl()
+    detectable_shift: float | None = Field(0.5, gt=0, description="report features whose run window could not "
+                                           "have detected a shift this large (numeric: reference std; categorical: "
+                                           "total-variation distance); null: skip")
     engine: Literal["auto", "exact", "duckdb", "spark"] = Field(
         "auto", description="auto: exact in memory when the data fits memory_budget_mb, DuckDB out of core otherwise")
     memory_budget_mb: int = Field(2048, ge=64, description="memory the exact engine may use (engine: auto)")

@@ -101,14 +101,9 @@ def output_drifted(drift) -> list[str]:
 
 
 def headline(drift, drifted_ranked: list[str], period: str) -> str:
-    """The one sentence for the report, the index and summary.json."""
-    if drift.status != "ok":
-        return f"Not enough production data to judge drift ({drift.n_rows:,} predictions, {period})."
-    text = (f"{'Dataset drift' if drift.dataset_drift else 'No dataset drift'}: "
-            f"{len(drifted_ranked)} of {len(drift.tested)} features drifted ({period})")
-    if drifted_ranked:
-        text += f"; most important: {', '.join(drifted_ranked[:3])}"
-    return text + ("; model output drifted." if output_drifted(drift) else ".")
+    """The one sentence for the report, the index and summary.json: `DriftResult.headline_text`,
+    with the drifted features in order of importance and untestable columns named."""
+    return drift.headline_text(period=period, ranked=drifted_ranked)
 
 
 def bullets(drift, n_reference: int, drift_share: float, importance: Importance) -> list[str]:
@@ -147,16 +142,22 @@ def column_rows(drift, ranked: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def summarise(drift, ranked: pd.DataFrame, windowed, quality, *, n_reference: int, start, end, period: str,
-              evidently_html: str | None = None, warnings: list[str] = ()) -> DataDriftSummary:
+              evidently_html: str | None = None, warnings: list[str] = (), error_control=None,
+              detectability: pd.DataFrame | None = None) -> DataDriftSummary:
     """Notebook 02's typed result (the keys of DESIGN.md's summary.json contract, plus details)."""
     drifted_ranked = ranked.loc[ranked["drifted"].astype(bool), "column"].tolist()
     return DataDriftSummary(
         headline=headline(drift, drifted_ranked, period), warnings=list(warnings),
         dataset_drift=drift.dataset_drift, share_drifted=drift.share_drifted, drifted_columns=drifted_ranked,
         prediction_drift=drift.prediction_drift or {}, columns=column_rows(drift, ranked), n_rows=drift.n_rows,
-        extra={"windows": windowed.to_dict(), "quality": {**quality.counts(), "by_check": quality.by_check()},
+        extra={"verdict": drift.verdict, "untestable": drift.untestable,
+               "untestable_reasons": drift.untestable_reasons, "windows": windowed.to_dict(), "quality": {**quality.counts(), "by_check": quality.by_check()},
                "n_reference": n_reference, "period": {"start": start, "end": end},
-               "evidently_html": evidently_html})
+               "evidently_html": evidently_html,
+               # opt-in verdicts beside the default; later runs' k-of-n reads error_control.dataset_drift
+               "error_control": None if error_control is None else error_control.to_dict(),
+               "detectability": None if detectability is None else
+               detectability[["column", "kind", "n_current", "mds", "unit", "could_detect"]].to_dict("records")})
 
 
 @dataclass
@@ -194,3 +195,19 @@ def save_table(drift, ranked: pd.DataFrame, out_dir) -> str:
     name = "02_drift_table.csv"
     table.sort_values(["rank"], na_position="last").to_csv(out_dir / name, index=False)
     return name
+
+
+def sensitivity_text(seen: pd.DataFrame | None, drift, shift: float | None) -> str:
+    """Which 'no drift' features could not have seen a shift of `shift` in this window: never say
+    "no drift" where the window was too small to tell."""
+    if seen is None or seen.empty:
+        return ""
+    quiet = set(drift.tested.loc[~drift.tested["drifted"].astype(bool), "column"])
+    blind = seen[seen["column"].isin(quiet) & (seen["could_detect"] == False)]  # noqa: E712
+    if blind.empty:
+        return (f"Every feature without drift could have detected a shift of {shift:g} (reference standard "
+                "deviations for numbers, total-variation distance for categories) in this window.")
+    names = ", ".join(f"`{c}` (needs {m:.2g} {u})" for c, m, u in
+                      blind[["column", "mds", "unit"]].itertuples(index=False, name=None))
+    return (f"**Not detectable in this window**: a shift of {shift:g} in {names} would not have been seen; "
+            "for them \"no drift\" means \"not detectable with this many rows\", not \"unchanged\".")

@@ -6,6 +6,7 @@ import pandas as pd
 from scipy import stats
 
 from driftlib.core.errors import ConfigError
+from driftlib.data.labels import labels_as_of
 
 LABEL_TIME = "label_timestamp"
 
@@ -52,11 +53,8 @@ def assign_windows(ts: pd.Series, spec: pd.Timedelta | int, end: pd.Timestamp) -
 
 
 def mask_late_labels(df: pd.DataFrame, target: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    """A label counts only if it had arrived before the run date."""
-    if LABEL_TIME not in df.columns:
-        return df
-    late = df[LABEL_TIME].notna() & (df[LABEL_TIME] >= as_of)
-    return df.assign(**{target: df[target].mask(late)})
+    """A label counts only if it had arrived before the run date (the data layer's one rule)."""
+    return labels_as_of(df, target, as_of)
 
 
 def coverage(df: pd.DataFrame, target: str, timestamp: str) -> dict:

@@ -16,6 +16,7 @@ import pandas as pd
 from driftlib.config import Params, TableSource
 from driftlib.core.clock import utc
 from driftlib.core.errors import ConfigError, InputError
+from driftlib.data.labels import labels_as_of
 from driftlib.data.features import BOOKKEEPING, LABEL_TIME, feature_lists  # noqa: F401  (re-exported)
 
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
@@ -134,8 +135,7 @@ def _production_from_table(params, start, end, as_of, model) -> pd.DataFrame:
     if not has_target and c.target:
         df[c.target] = np.nan
     elif as_of is not None:
-        late = df[LABEL_TIME].isna() | (df[LABEL_TIME] >= utc(as_of))
-        df[c.target] = df[c.target].mask(late)  # raw labels kept: encode_labels maps them
+        df = labels_as_of(df, c.target, as_of)
     if c.prediction not in df.columns and not df.empty:
         df = add_predictions(df, _resolve_model(model, params), params)
     return df

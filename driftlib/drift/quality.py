@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from driftlib.core.errors import InputError
+from driftlib.core.errors import InputError, NotFittedError
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITY_ORDER = {CRITICAL: 0, WARNING: 1, INFO: 2}
@@ -164,7 +164,7 @@ class DataQualityChecker:
         """Findings for `current`; with `drift` (a `DriftResult` of the same frame) also one critical
         finding per column it could not test, unless a critical finding already names that column."""
         if not hasattr(self, "profiles_"):
-            raise InputError("DataQualityChecker: call fit(reference) before score")
+            raise NotFittedError("DataQualityChecker: call fit(reference) before score")
         if not isinstance(current, pd.DataFrame):
             raise InputError("current: expected a DataFrame")
         findings = self._schema(current)

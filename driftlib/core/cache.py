@@ -1,0 +1,74 @@
+"""A content-addressed cache for per-window results that do not change once a window is complete.
+
+A daily run re-analyses months of windows although only the newest rows and late labels are new.
+Each entry's key is a hash of everything the result depends on: the window's own rows (labels as
+known on the run date included, so a late label changes the key), the fitted state (reference
+fingerprint, model version) and the settings that matter. A changed reference or model is a new key,
+never a stale hit; nothing is ever invalidated by hand. Entries are pickles in the state folder
+(written by driftlib itself, never read from elsewhere), replaced atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """Order-sensitive hash of a frame's values, dtypes and column names."""
+    h = hashlib.sha256(json.dumps([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def key_of(*parts: Any) -> str:
+    """A stable key from strings, numbers, dicts and frames."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(frame_digest(p).encode() if isinstance(p, pd.DataFrame)
+                 else json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+class ResultCache:
+    """`get(key, compute)`: the stored result, or `compute()` stored under `key`. `None` folder: no cache."""
+
+    def __init__(self, folder: str | Path | None):
+        self.folder = None if folder is None else Path(folder)
+        self.hits = self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.pkl"
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        if self.folder is None:
+            return compute()
+        path = self._path(key)
+        try:
+            with open(path, "rb") as fh:
+                value = pickle.load(fh)
+            self.hits += 1
+            return value
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+            pass
+        self.misses += 1
+        value = compute()
+        self._store(path, value)
+        return value
+
+    def _store(self, path: Path, value: Any) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:  # a full or read-only disk costs speed, never the result
+            Path(tmp).unlink(missing_ok=True) if "tmp" in locals() else None

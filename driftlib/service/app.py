@@ -67,7 +67,7 @@ ENCODE = msgspec.json.Encoder().encode
 PARAMS_ENV = "DRIFTLIB_PARAMS"
 TOKEN_ENV = "DRIFTLIB_API_TOKEN"
 PROTECTED = ("/predict", "/predict/batch", "/feedback", "/model")
-_PATH_RE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\":,()\[\]]+)+")
+_PATH_RE = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?(?:[\\/][^\s'\":,()\[\]]+)+")
 
 
 def public_error(message: str | None) -> str | None:

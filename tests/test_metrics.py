@@ -383,3 +383,15 @@ def test_promtool_alerts_stay_firing_across_a_partial_run(tmp_path):
     unmerged.write_text(generate_latest(registry).decode())
     proc = _alert_test(tmp_path, params, [before, unmerged])
     assert proc.returncode != 0 and "DriftlibConceptDrift" in proc.stdout + proc.stderr
+
+
+def test_untestable_columns_and_quality_findings_reach_the_textfile(tmp_path):
+    """An undetermined verdict writes no driftlib_dataset_drift sample: operators still see why."""
+    s = summary()
+    s["notebooks"][1]["result"].update({"dataset_drift": None, "verdict": "undetermined",
+                                        "untestable": ["income"], "quality": {"critical": 2, "warning": 1, "info": 0}})
+    samples = read(metrics.write_run_metrics(make_params(tmp_path), s))
+    assert value(samples, "driftlib_dataset_drift") is None
+    assert value(samples, "driftlib_features_untestable") == 1
+    assert value(samples, "driftlib_dataset_drift_undetermined") == 1
+    assert value(samples, "driftlib_quality_findings", severity="critical") == 2

@@ -70,6 +70,10 @@ _SPECS = [
          "latest run, else 0.", "column"),
     _run("driftlib_prediction_drift_score", "Drift score of a model output column in the latest run.", "column"),
     _run("driftlib_rows_analysed", "Production rows analysed for data drift in the latest run."),
+    _run("driftlib_features_untestable", "Features whose drift could not be tested in the latest run (missing, "
+         "retyped, all-null, non-finite score): a dataset verdict with these is undetermined, never 'no drift'."),
+    _run("driftlib_dataset_drift_undetermined", "1 if untestable features could tip the latest dataset verdict."),
+    _run("driftlib_quality_findings", "Data quality findings of the latest run by severity.", "severity"),
     _run("driftlib_multivariate_drift", "1 if the multivariate detector (domain_classifier, reconstruction) "
          "flagged the latest window, else 0.", "detector"),
     _run("driftlib_multivariate_drift_score", "Multivariate drift score of the latest window: the domain "
@@ -239,6 +243,14 @@ def _drift_samples(out: _Samples, r: DataDriftSummary, important: set[str]) -> N
         out.add("driftlib_prediction_drift", drift.drifted, column=column)
         out.add("driftlib_prediction_drift_score", drift.score, column=column)
     out.add("driftlib_rows_analysed", r.n_rows)
+    untestable = r.extra.get("untestable")
+    if isinstance(untestable, list):
+        out.add("driftlib_features_untestable", len(untestable))
+        out.add("driftlib_dataset_drift_undetermined", r.extra.get("verdict") == "undetermined")
+    quality = r.extra.get("quality")
+    if isinstance(quality, dict):
+        for severity in ("critical", "warning", "info"):
+            out.add("driftlib_quality_findings", quality.get(severity), severity=severity)
 
 
 def _concept_samples(out: _Samples, r: ConceptSummary, metric: str) -> None:

@@ -39,7 +39,7 @@ t = time.perf_counter()
 res = compare({ref!r}, {cur!r}, engine={engine!r}, memory_budget_mb={budget}, spark={spark!r})
 wall = time.perf_counter() - t
 ru = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({{"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print("RESULT " + json.dumps({{"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "n_rows": res.n_rows, "table": res.table[["column", "method", "score", "threshold", "drifted",
                   "bound", "status"]].to_dict("records"), "engine": res.engine}}))
 """
@@ -79,7 +79,7 @@ def run(ref, cur, engine: str, budget: int, spark=None) -> dict:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads([x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1][7:])
 
 
 def compare_tables(a: dict, b: dict) -> tuple[float, list[str], float]:

@@ -231,3 +231,9 @@ def test_spark_matches_duckdb(files):
     assert (s["method"] == d["method"]).all() and (s["kind"] == d["kind"]).all()
     assert np.allclose(s["score"], d["score"], rtol=1e-6, atol=1e-9)
     assert verdicts_agree(spark, duck) == []
+
+
+def test_duckdb_prints_no_progress_bar():
+    """Regression: DuckDB's progress bar (on by default) wrote into `driftlib drift --json` on long scans."""
+    ex = DuckDBExecutor(pd.DataFrame({"a": [1.0]}), pd.DataFrame({"a": [2.0]}))
+    assert ex.rows("SELECT current_setting('enable_progress_bar')") == [(False,)]

@@ -40,6 +40,7 @@ class DuckDBExecutor:
         if threads:
             config["threads"] = str(int(threads))
         self.con = duckdb.connect(config=config)
+        self.con.execute("SET enable_progress_bar = false")  # a long scan must not print into --json output
         self._schema = {}
         for side, source in (("reference", reference), ("current", current)):
             self._view(side, source)

@@ -171,6 +171,11 @@ def test_yearly_timestamps_still_give_training_and_holdout(tmp_path):
     assert d.training["rows"] > 0 and d.holdout["rows"] > 0
     assert any("distinct timestamp" in r for r in d.reasons)
     assert rng is not None
+    more = _toy(tmp_path, data.iloc[:1200], data, retrain={"strategy": "sliding", "window_days": 60,
+                                                           "holdout_days": 14, "min_train_rows": 600})
+    d = retrain(more, data, registry=reg)  # 60 days hold one year (400 rows): the latest years instead
+    assert d.decision != "skipped" and d.training["rows"] == 800, d.reasons
+    assert any("retrain.window_days >= 716 selects them" in r for r in d.reasons), d.reasons
 
 
 def test_retrain_skip_names_fields(tmp_path):

@@ -36,7 +36,7 @@ class AllData:
         self.cfg = cfg
 
     def select(self, df: pd.DataFrame, ts: str, end: pd.Timestamp):
-        return df[df[ts] < end], None
+        return df[df[ts] <= end], None  # `end` is the holdout cut: rows on it are not in the holdout
 
 
 class SlidingWindow(AllData):
@@ -44,14 +44,14 @@ class SlidingWindow(AllData):
 
     def select(self, df, ts, end):
         start = end - timedelta(days=self.cfg.window_days)
-        return df[(df[ts] >= start) & (df[ts] < end)], None
+        return df[(df[ts] >= start) & (df[ts] <= end)], None
 
 
 class RecencyWeighted(AllData):
     """All rows, weight halving every `half_life_days` of age: keeps volume, favours the present."""
 
     def select(self, df, ts, end):
-        part = df[df[ts] < end]
+        part = df[df[ts] <= end]
         age_days = (end - part[ts]).dt.total_seconds().to_numpy() / 86400.0
         return part, np.power(0.5, age_days / self.cfg.half_life_days)
 
@@ -61,7 +61,7 @@ STRATEGIES: dict[str, type[AllData]] = {"all": AllData, "sliding": SlidingWindow
 
 
 def training_window(cfg: RetrainConfig, df: pd.DataFrame, ts: str, end: pd.Timestamp):
-    """(rows, sample_weight or None) chosen by `retrain.strategy` from rows before `end`."""
+    """(rows, sample_weight or None) chosen by `retrain.strategy` from rows up to the holdout cut `end`."""
     return STRATEGIES[cfg.strategy](cfg).select(df, ts, end)
 
 
@@ -194,7 +194,7 @@ def split_holdout(df: pd.DataFrame, ts: str, holdout_days: int, notes: list | No
 
 
 def _coarse_training(cfg: RetrainConfig, before: pd.DataFrame, ts: str, train: pd.DataFrame, weights,
-                     notes: list):
+                     notes: list, cut: pd.Timestamp):
     """A sliding window that misses coarse timestamps (a year apart) takes the latest distinct
     timestamps holding `min_train_rows` instead, and says so; other strategies are left alone."""
     if cfg.strategy != "sliding" or len(train) >= cfg.min_train_rows or len(before) < cfg.min_train_rows:
@@ -202,7 +202,7 @@ def _coarse_training(cfg: RetrainConfig, before: pd.DataFrame, ts: str, train: p
     counts = before.groupby(ts).size().sort_index(ascending=False).cumsum()
     first = counts.index[int(np.searchsorted(counts.to_numpy(), cfg.min_train_rows))]
     chosen = before[before[ts] >= first]
-    days = int(np.ceil((before[ts].max() - first).total_seconds() / 86400)) + 1
+    days = int(np.ceil((cut - first).total_seconds() / 86400))
     notes.append(f"retrain.window_days = {cfg.window_days} holds {len(train):,} training rows: trained on "
                  f"the latest distinct timestamps from {pd.Timestamp(first).date()} instead "
                  f"({len(chosen):,} rows; retrain.window_days >= {days} selects them by itself)")
@@ -241,7 +241,7 @@ def _retrain(params: Params, labelled: pd.DataFrame, registry: Registry | None,
     notes: list[str] = []
     before, holdout, cut = split_holdout(data, ts, cfg.holdout_days, notes)
     train, weights = training_window(cfg, before, ts, cut)
-    train, weights = _coarse_training(cfg, before, ts, train, weights, notes)
+    train, weights = _coarse_training(cfg, before, ts, train, weights, notes, cut)
     if len(holdout) < cfg.min_holdout_rows or len(train) < cfg.min_train_rows:
         return _skip(_window_short(cfg, len(train), len(holdout), len(before)), registry, champion_v)
     champion = registry.load(champion_v)

@@ -237,3 +237,16 @@ def test_reference_equal_to_training_data_gets_out_of_fold_predictions(tmp_path)
     auc_in = roc_auc_score(in_sample["y"], in_sample["probability"])
     auc_oof = roc_auc_score(base.rows["y"], base.rows["probability"])
     assert auc_oof < auc_in  # the in-sample reference was optimistic
+
+
+def test_onset_follows_the_detectors_across_windows_too_sparse_to_judge():
+    from driftlib.concept import findings as F
+
+    d = lambda day: pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=day)  # noqa: E731
+    windows = [{"start": d(0), "degraded": False}, {"start": d(7), "degraded": None},
+               {"start": d(14), "degraded": None}, {"start": d(21), "degraded": True}]
+    points = [{"timestamp": d(9), "direction": "up", "detectors": ["adwin", "ddm"]}]
+    onset, first, basis = F.onset(windows, points, True, d(21), d(28), pd.Timedelta("7D"))
+    assert onset == d(9) and first == d(21) and "adwin" in basis  # was: the streak start, d(21)
+    onset, first, basis = F.onset(windows, [], True, d(21), d(28), pd.Timedelta("7D"))
+    assert onset is None and first == d(21) and "no change point" in basis

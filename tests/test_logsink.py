@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from driftlib.config import parse_params
-from driftlib.core.errors import ConfigError, InputError
+from driftlib.core.errors import ConfigError
 from driftlib.inference_log.sink import (JsonlSink, RequestIndex, create_sink, format_timestamp, join_feedback,
                               new_request_id, read_log, request_id_date)
 

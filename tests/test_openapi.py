@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
 from driftlib.service.app import create_app
-from service_world import CATEGORICAL, FEATURES, NUMERIC, make_world
+from service_world import FEATURES, NUMERIC, make_world
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,11 @@ no change (any flag is a false alarm) and one where only the x1-x2 correlation f
 classifier's permutation importance is skipped: it does not change the verdict). The per-column
 detector is run on the flipped windows too, to show it cannot see the change. Prints rates with
 Wilson 95% intervals and the time per window.
+
+Measured (2026-12-02, defaults, 100 seeds, rho 0.8, alpha 0.05): domain classifier 0/100 false alarms,
+100/100 detections; PCA reconstruction 1/100 false alarms, 100/100 detections; the per-column detector
+found dataset drift in 0/100 flipped windows. (Before the per-fold null the domain classifier tested the
+pooled out-of-fold scores and alarmed in 11/100 no-change seeds.)
 """
 from __future__ import annotations
 

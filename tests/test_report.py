@@ -198,3 +198,51 @@ def test_people_tables_drop_range_index_and_machine_values():
     assert ">0.123<" in out and ">yes<" in out and ">1,234,567<" in out
     kept = humanize_tables(df.set_index("p").to_html())  # a meaningful index stays
     assert "<th>1.1e-146</th>" in kept or ">1.1e-146<" in kept
+
+
+# -- the index, the run page and the banner's refreshed blocks ----------------------------------------
+def _full_run(outputs, run_date, **kw):
+    s = _run("concept drift", True, True, "rejected", "below", **kw)
+    s.update(run_date=run_date, model="m", duration_s=190.0)
+    for nb in s["notebooks"]:
+        nb["html"] = f"{nb['name']}.html"
+    folder = outputs / run_date
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps(s))
+    (folder / "02_evidently_drift.html").write_text("<html></html>")
+    return folder, s
+
+
+def _rendered(folder, name, run_date):
+    path = folder / f"{name}.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# Body")]), str(path))
+    report.render_notebook(path, folder / f"{name}.html", title=name,
+                           banner={"run_date": run_date, "status": "success", "headline": "h"})
+    return folder / f"{name}.html"
+
+
+def test_index_separates_pipeline_outcome_from_model_health_and_draws_the_trend(tmp_path):
+    _full_run(tmp_path, "2024-01-01")
+    _full_run(tmp_path, "2024-01-08")
+    page = report.write_index(tmp_path).read_text()
+    assert "<svg" in page and "Trend over runs" in page and "https://" not in page.split("<svg", 1)[1][:200]
+    row = page.split('id="runs"', 1)[1]
+    assert ">success<" in row and 'dl-pill dl-bad">degraded<' in row and 'dl-warn">rejected<' in row
+    assert "slice origin=JFK got worse" in row
+    assert 'href="2024-01-08/02_evidently_drift.html"' in page and 'href="2024-01-08/index.html"' in page
+
+
+def test_verdict_row_and_navigation_are_refreshed_in_published_reports(tmp_path):
+    old, s_old = _full_run(tmp_path, "2024-01-01")
+    page = _rendered(old, "02_data_drift", "2024-01-01")
+    report.write_run_index(old, s_old)
+    text = page.read_text()
+    verdicts = text.split("<!--dl:verdicts-->", 1)[1].split("<!--/dl:verdicts-->", 1)[0]
+    assert "degraded" in verdicts and "rejected" in verdicts and "drifted" in verdicts
+    assert "dl-off" in text.split("<!--dl:nav-->", 1)[1].split("<!--/dl:nav-->", 1)[0]  # no next run yet
+    run_page = (old / "index.html").read_text()
+    assert "02_evidently_drift.html" in run_page and "dl-verdicts" in run_page and "<style>" in run_page
+    _full_run(tmp_path, "2024-01-08")
+    report.write_index(tmp_path)
+    nav = page.read_text().split("<!--dl:nav-->", 1)[1].split("<!--/dl:nav-->", 1)[0]
+    assert 'href="../2024-01-08/index.html"' in nav  # the newer run, linked from the older report

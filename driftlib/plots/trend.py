@@ -52,9 +52,9 @@ def trend_figure(points: list[TrendPoint]):
                                       gridspec_kw={"height_ratios": [3, 2], "hspace": 0.12})
     real = df.dropna(subset=["realized"])
     if len(real):
-        lower = (real["realized"] - real["realized_lower"]).clip(lower=0).fillna(0)
-        upper = (real["realized_upper"] - real["realized"]).clip(lower=0).fillna(0)
-        top.errorbar(real["t"], real["realized"], yerr=[lower, upper], color=REALIZED, marker="o", capsize=3,
+        lower = (real["realized"] - real["realized_lower"]).clip(lower=0).fillna(0).to_numpy(float)
+        upper = (real["realized_upper"] - real["realized"]).clip(lower=0).fillna(0).to_numpy(float)
+        top.errorbar(real["t"].to_numpy(), real["realized"].to_numpy(float), yerr=[lower, upper], color=REALIZED, marker="o", capsize=3,
                      label=f"realized {metric} (interval)")
     est = df.dropna(subset=["estimated"])
     if len(est):
@@ -62,7 +62,8 @@ def trend_figure(points: list[TrendPoint]):
                  label=f"estimated {metric}")
     ref = df.dropna(subset=["reference"])
     if len(ref):
-        top.step(ref["t"], ref["reference"], where="post", color=REFERENCE, linestyle=":", label="reference")
+        top.step(ref["t"].to_numpy(), ref["reference"].to_numpy(float), where="post", color=REFERENCE,
+                 linestyle=":", marker="_", markersize=28, label="reference")
     values = pd.concat([df[c] for c in ("realized", "realized_lower", "estimated", "reference")]).dropna()
     span = float(values.max() - values.min()) if len(values) else 0.0
     floor = (float(values.min()) - 0.08 * (span or 0.05)) if len(values) else 0.0  # markers below the lines

@@ -84,7 +84,8 @@ class ConceptReport:
         ref = self.reference["metrics"].get(self.metric, {})
         real = (cur.get("realized") or {}).get(self.metric)
         est = (cur.get("estimated") or {}).get(self.metric)
-        cells = [("Drift verdict (concept/data)", self.verdict),
+        said = VERDICT_TEXT.get(self.verdict)
+        cells = [("Drift verdict (concept/data)", f"{self.verdict} ({said})" if said else str(self.verdict)),
                  ("Performance degraded", _fmt_bool(self.degraded, self.degraded_basis)),
                  ("Onset", self.onset.date().isoformat() if self.onset is not None
                   else ("unknown" if self.degraded else "-")),

@@ -38,11 +38,16 @@ def _rule(name: str, expr: str, summary: str, description: str, *, for_: str = "
             "annotations": {"summary": summary, "description": " ".join(description.split()), **(links or {})}}
 
 
-def _run_links(params: Params, report: str | None) -> dict[str, str]:
+def _run_links(params: Params, report: str | None, notebook: str | None = None) -> dict[str, str]:
     """Annotations `run_date` (YYYY-MM-DD of the latest run, '' while there is none) and `report_url`
-    (`<base>/<run date>/<report>`, or the run index `<base>/index.html` without a run date or report)."""
+    (`<base>/<run date>/<report>`, or the run index `<base>/index.html` without a run date or report).
+    With a `notebook`, the run date its series describe (a partial run of a newer date has no such report)."""
     base = params.monitoring.report_base_url.rstrip("/")
-    run_date = f'query `max(driftlib_run_date_timestamp_seconds{{model="{params.name}"}})`'
+    latest = f'max(driftlib_run_date_timestamp_seconds{{model="{params.name}"}})'
+    if notebook:
+        latest = (f'max(driftlib_notebook_run_date_timestamp_seconds{{model="{params.name}", notebook="{notebook}"}})'
+                  f' or {latest}')
+    run_date = f'query `{latest}`'
     day = '(. | first | value | toTime).Format "2006-01-02"'
     index = f"{base}/index.html"
     url = f"{{{{ with {run_date} }}}}{base}/{{{{ {day} }}}}/{report}{{{{ else }}}}{index}{{{{ end }}}}"
@@ -82,7 +87,7 @@ def alert_rules(params: Params) -> dict[str, Any]:
     mon, m = params.monitoring, params.name
     stale_s = int(round(mon.expected_interval_hours * 3600))
     job = mon.service_job
-    drift_report, concept_report = (_run_links(params, f"{nb}.html") for nb in NOTEBOOKS[1:3])
+    drift_report, concept_report = (_run_links(params, f"{nb}.html", nb) for nb in NOTEBOOKS[1:3])
     run_report = _run_links(params, "index.html")
     rules = [
         _rule("DriftlibDatasetDriftPersistent",

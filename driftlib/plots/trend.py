@@ -62,8 +62,9 @@ def trend_figure(points: list[TrendPoint]):
                  label=f"estimated {metric}")
     ref = df.dropna(subset=["reference"])
     if len(ref):
-        top.step(ref["t"].to_numpy(), ref["reference"].to_numpy(float), where="post", color=REFERENCE,
-                 linestyle=":", marker="_", markersize=28, label="reference")
+        # one bar per run: the reference moves with the model (a promotion brings its own)
+        top.plot(ref["t"].to_numpy(), ref["reference"].to_numpy(float), color=REFERENCE, linestyle="none",
+                 marker="_", markersize=28, markeredgewidth=2, label="reference (serving model)")
     values = pd.concat([df[c] for c in ("realized", "realized_lower", "estimated", "reference")]).dropna()
     span = float(values.max() - values.min()) if len(values) else 0.0
     floor = (float(values.min()) - 0.08 * (span or 0.05)) if len(values) else 0.0  # markers below the lines

@@ -115,12 +115,14 @@ def add_predictions(df: pd.DataFrame, model, params: Params) -> pd.DataFrame:
     return out
 
 
-def load_production(params: Params, start=None, end=None, as_of=None, *, model=None) -> pd.DataFrame:
+def load_production(params: Params, start=None, end=None, as_of=None, *, model=None,
+                    warnings: list[str] | None = None) -> pd.DataFrame:
     """Production records with start <= timestamp < end; labels count only if they arrived before as_of.
-    `model` scores table rows that lack predictions (see `_resolve_model`)."""
+    `model` scores table rows that lack predictions (see `_resolve_model`); what the log reader skipped
+    or quarantined is appended to `warnings` (for the run summary), never silently dropped."""
     if params.production.source == "table":
         return _production_from_table(params, start, end, as_of, model)
-    return _production_from_log(params, start, end, as_of)
+    return _production_from_log(params, start, end, as_of, warnings)
 
 
 def _production_from_table(params, start, end, as_of, model) -> pd.DataFrame:
@@ -155,13 +157,16 @@ def _last_day(end) -> date | None:
     return None if end is None else (utc(end) - pd.Timedelta(microseconds=1)).date()
 
 
-def _production_from_log(params, start, end, as_of) -> pd.DataFrame:
+def _production_from_log(params, start, end, as_of, warnings=None) -> pd.DataFrame:
     from driftlib.inference_log import sink as logsink
 
     c = params.columns
     first_day = None if start is None else utc(start).date()
-    preds = logsink.read_log(params.log_dir, "predictions", first_day, _last_day(end)).frame
-    feedback = logsink.read_log(params.log_dir, "feedback", first_day, _last_day(as_of)).frame
+    reads = [logsink.read_log(params.log_dir, "predictions", first_day, _last_day(end)),
+             logsink.read_log(params.log_dir, "feedback", first_day, _last_day(as_of))]
+    if warnings is not None:
+        warnings.extend(w for r in reads for w in r.warnings())
+    preds, feedback = reads[0].frame, reads[1].frame
     df = logsink.join_feedback(preds, feedback, as_of=None if as_of is None else utc(as_of))
     df = df.rename(columns={"timestamp": c.timestamp, "label": c.target or "label",
                             "prediction": c.prediction, "probability": c.probability or "probability"})

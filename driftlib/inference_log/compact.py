@@ -50,10 +50,11 @@ def load(log_file: Path) -> tuple[pa.Table | None, dict] | None:
     return table.replace_schema_metadata(None), info
 
 
-def store(log_file: Path, table: pa.Table | None, info: dict) -> None:
-    """Write the cache atomically; a failure (read-only or full disk) only means no cache."""
+def store(log_file: Path, table: pa.Table | None, info: dict, stamp: dict | None = None) -> None:
+    """Write the cache atomically, stamped with the file's state *before* it was parsed (a file that
+    grew meanwhile is parsed again next time); a read-only or full disk only means no cache."""
     cached = cache_path(log_file)
-    payload = {**info, "stamp": _stamp(log_file), "empty": table is None}
+    payload = {**info, "stamp": stamp or _stamp(log_file), "empty": table is None}
     out = table if table is not None else pa.table({"_": pa.array([], pa.null())})
     out = out.replace_schema_metadata({**(out.schema.metadata or {}), STAMP_KEY: json.dumps(payload).encode()})
     try:
@@ -74,8 +75,9 @@ def cached_read(log_file: Path, parse: Callable[[], tuple[pa.Table | None, dict]
     hit = load(log_file)
     if hit is not None:
         return hit
+    stamp = _stamp(log_file)
     table, info = parse()
-    store(log_file, table, info)
+    store(log_file, table, info, stamp)
     return table, info
 
 
@@ -85,6 +87,7 @@ def compact(log_dir: str | Path, parse_file: Callable[[Path], tuple[pa.Table | N
     for kind in ("predictions", "feedback"):
         for f in sorted(Path(log_dir, kind).glob("date=*/*.jsonl")):
             if load(f) is None:
-                store(f, *parse_file(f))
+                stamp = _stamp(f)
+                store(f, *parse_file(f), stamp)
                 parsed += 1
     return parsed

@@ -35,6 +35,7 @@ import pyarrow.json as pajson
 
 from driftlib.core.clock import utc
 from driftlib.core.errors import InputError
+from driftlib.inference_log import compact
 
 log = logging.getLogger("driftlib.inference_log.sink")
 
@@ -301,6 +302,21 @@ def _times(table: pa.Table, name: str, bad: _Quarantine) -> pa.Table:
 
 
 def _read_file(path: Path, kind: str, torn: list, bad: _Quarantine) -> pa.Table | None:
+    """One JSONL file, from its Parquet copy when that is current (`compact`): JSON is parsed once."""
+    def parse():
+        file_torn, file_bad = [], _Quarantine()
+        table = _parse_file(path, kind, file_torn, file_bad)
+        return table, {"torn": file_torn, "bad_count": file_bad.count, "bad_sample": file_bad.sample}
+
+    table, info = compact.cached_read(path, parse)
+    torn.extend(tuple(t) for t in info.get("torn", []))
+    if info.get("bad_count"):
+        bad.count += info["bad_count"]
+        bad.sample.extend(info["bad_sample"][:max(0, SAMPLE_SIZE - len(bad.sample))])
+    return table
+
+
+def _parse_file(path: Path, kind: str, torn: list, bad: _Quarantine) -> pa.Table | None:
     data, n_torn = path.read_bytes(), len(torn)
     try:
         table = _fast(data, path, kind, torn)

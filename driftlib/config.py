@@ -272,8 +272,7 @@ class Params(Strict):
     @model_validator(mode="after")
     def _metrics_follow_task(self) -> "Params":
         """Metric defaults follow `task`; a metric of the other task or a typo fails at load, not in a notebook."""
-        from driftlib.models.gate import METRICS as GATE_METRICS
-        from driftlib.performance.metrics import METRICS as CONCEPT_METRICS
+        from driftlib.core.contracts import GATE_METRICS, REPORT_METRICS as CONCEPT_METRICS
 
         default = "roc_auc" if self.task == "classification" else "mae"
         self.concept.metric = self.concept.metric or default
@@ -286,8 +285,8 @@ class Params(Strict):
             checks.append(("concept.slice_metric", CONCEPT_METRICS, [self.concept.slice_metric]))
         for name, registry, values in checks:
             for value in values:
-                if value not in registry or registry[value].task != self.task:
-                    choose = ", ".join(k for k, m in registry.items() if m.task == self.task)
+                if registry.get(value) != self.task:
+                    choose = ", ".join(k for k, task in registry.items() if task == self.task)
                     raise ValueError(f"field '{name}': '{value}' is not a {self.task} metric (task: "
                                      f"{self.task}; choose from {choose})")
         return self

@@ -132,3 +132,12 @@ def test_the_shipped_params_name_only_known_components():
 
     for path in Path(__file__).resolve().parents[1].glob("params/*.yaml"):
         check_components(load_params(path, check_files=False))
+
+
+def test_metric_vocabularies_match_the_registries():
+    """params are validated against core.contracts' names; the registries must offer exactly those."""
+    from driftlib.models.gate import METRICS as GATE
+    from driftlib.performance.metrics import METRICS as REPORT
+
+    assert C.GATE_METRICS == {k: m.task for k, m in GATE.items()}
+    assert C.REPORT_METRICS == {k: m.task for k, m in REPORT.items()}

@@ -53,6 +53,16 @@ CONCEPT_VERDICTS = ("concept drift", "both")  # verdicts that mean P(y|x) change
 DECISIONS = ("promoted", "rejected", "skipped")
 HEALTH = ("healthy", "data drift", "degraded", "concept drift", "insufficient data", "unknown")
 
+# metric names by task: the gate's (retrain.metric) and the concept report's (concept.metric, …).
+# Params are checked against these when they load; tests/test_contracts.py keeps them equal to the
+# registries in models.gate and performance.metrics, so config needs neither (no import cycle).
+GATE_METRICS = {"roc_auc": "classification", "average_precision": "classification", "log_loss": "classification",
+                "brier": "classification", "accuracy": "classification", "f1": "classification",
+                "rmse": "regression", "mae": "regression", "r2": "regression"}
+REPORT_METRICS = {"accuracy": "classification", "f1": "classification", "roc_auc": "classification",
+                  "brier": "classification", "ece": "classification", "log_loss": "classification",
+                  "mae": "regression", "rmse": "regression"}
+
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_DATA_DRIFT, EXIT_CONCEPT_DRIFT, EXIT_BOTH_DRIFT = 3, 4, 5
 

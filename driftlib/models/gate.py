@@ -6,6 +6,7 @@ monitored slice beyond the tolerance.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -228,3 +229,22 @@ def gate(c: Comparison, min_improvement: float, slice_tolerance: float) -> tuple
     return True, note + [f"challenger better by {c.delta:+.4f} {c.metric} (>= {min_improvement:.4f}), "
                   f"{c.confidence:.0%} CI [{lo:+.4f}, {hi:+.4f}] above zero, no slice worse than "
                   f"-{slice_tolerance:.4f}"]
+
+
+# -- the gate's reasons in a few words (headlines, the index) ---------------------------------------
+_SLICE = re.compile(r"slice (?P<slice>\S+=\S+) \(n=[^)]*\) gets worse: \S+ \S+ vs \S+ \((?P<d>[^,]+),")
+
+
+def why_rejected(reasons: list[str]) -> str:
+    """The gate's failed conditions in a few words ('slice origin=JFK got worse (-0.031)')."""
+    short = []
+    for reason in reasons:
+        if m := _SLICE.search(reason):
+            short.append(f"slice {m['slice']} got worse ({m['d']})")
+        elif "is below the required" in reason:
+            short.append("gain below " + reason.rsplit("required ", 1)[-1])
+        elif "does not exclude zero" in reason:
+            short.append("gain not significant")
+        elif "undefined on the holdout" in reason:
+            short.append("metric undefined on the holdout")
+    return "; ".join(short) or (reasons[-1] if reasons else "gate not passed")

@@ -22,7 +22,7 @@ from driftlib.core.errors import ConfigError, InputError
 # reference `driftlib.models.training.as_str`.
 from driftlib.models.estimators import (ESTIMATORS, STEP, as_str, build_estimator,  # noqa: F401
                                  fit_model, model_scores)
-from driftlib.models.gate import (METRICS, Comparison, Metric, bootstrap_delta, compare, gate,  # noqa: F401
+from driftlib.models.gate import (METRICS, why_rejected, Comparison, Metric, bootstrap_delta, compare, gate,  # noqa: F401
                            get_metric, metric_value, resample_counts, slice_table, weighted_auc)
 from driftlib.core.clock import utc_now
 from driftlib.models.registry import Registry
@@ -111,8 +111,6 @@ class RetrainDecision:
             return f"Retraining skipped: {self.reasons[0] if self.reasons else 'not needed'}"
         why = ""
         if self.decision == "rejected":  # the reason first: a headline must not read like a win
-            from driftlib.workbench.health import why_rejected
-
             why = f" ({why_rejected(self.reasons)})"
         head = (f"Challenger {self.challenger} {self.decision}{why}: {c.metric} {c.challenger:.3f} vs "
                 f"champion {self.champion} {c.champion:.3f} ({c.delta:+.3f}, "

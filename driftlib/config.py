@@ -244,6 +244,8 @@ class RunConfig(Strict):
     outputs: str = "outputs"
     notebooks: str | None = Field(None, description="folder holding the four notebooks (default: the ones shipped in the package)")
     state_dir: str = Field("state", description="captured reference, locks")
+    cache: bool = Field(True, description="reuse finished windows' results between runs (state_dir/cache): "
+                        "keyed by the window's rows, labels and the fitted state, so a change recomputes")
     lookback_days: int = Field(28, ge=1, description="production window before the run date")
     cell_timeout_s: int = Field(600, ge=1)
     notebook_timeout_s: int = Field(900, ge=1)

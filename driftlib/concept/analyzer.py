@@ -52,8 +52,11 @@ def _data_drift_flag(value) -> dict | None:
 class ConceptDriftAnalyzer:
     """Fit on the labelled reference (with the model's outputs); score production history."""
 
-    def __init__(self, params: Params, *, random_state: int | None = None):
+    def __init__(self, params: Params, *, random_state: int | None = None, cache=None):
+        """`cache` (a `driftlib.core.cache.ResultCache`) keeps finished windows' results between runs:
+        their key is the window's rows and labels plus the fitted state, so a changed one is recomputed."""
         self.params = params
+        self.cache = cache
         self.cfg = params.concept
         self.task = params.task
         self.seed = self.cfg.seed if random_state is None else random_state
@@ -121,6 +124,7 @@ class ConceptDriftAnalyzer:
             raise InputError(f"reference: concept.metric '{self.metric.name}' needs the probability column")
         self.degradation_ = self._degradation_metrics()
         self.reference_ = ref
+        self.state_key_ = self._state_key(ref)
         self._ref_cache = {}
         self._fit_reference_metrics(ref)
         self.estimator_ = None
@@ -251,8 +255,28 @@ class ConceptDriftAnalyzer:
         bounds = W.assign_windows(df[self._c.timestamp], self.spec, as_of)
         out = []
         for (start, end), w in df.groupby([bounds["start"], bounds["end"]], sort=True):
-            out.append(self._summarise(w, start, end, test=self.cfg.test_windows))
+            out.append(self._cached_window(w, start, end))
         return out
+
+    def _state_key(self, ref: pd.DataFrame) -> str:
+        """Everything a window's result depends on besides its own rows: reference, settings, seed."""
+        from driftlib.core.cache import key_of
+
+        return key_of("concept-window-v1", ref, self.params.concept.model_dump(mode="json"),
+                      self.params.columns.model_dump(mode="json"), self.task, self.seed,
+                      sorted(self.numeric_), sorted(self.categorical_))
+
+    def _cached_window(self, w: pd.DataFrame, start, end) -> dict:
+        compute = lambda: self._summarise(w, start, end, test=self.cfg.test_windows)  # noqa: E731
+        if self.cache is None:
+            return compute()
+        from driftlib.core.cache import key_of
+
+        c = self._c
+        used = [c.timestamp, c.target, c.prediction, c.probability, "label_timestamp", *self.numeric_,
+                *self.categorical_]
+        rows = w[[col for col in dict.fromkeys(used) if col and col in w.columns]]
+        return self.cache.get(key_of(self.state_key_, rows, str(start), str(end)), compute)
 
     # -- one window --------------------------------------------------------------------------------
     def _summarise(self, w: pd.DataFrame, start, end, *, test: bool, data_drift: dict | None = None) -> dict:

@@ -1,0 +1,42 @@
+"""Finished windows are reused between runs; a cached run and a cold run give the same report."""
+from __future__ import annotations
+
+import json
+
+from driftlib.concept import ConceptDriftAnalyzer
+from driftlib.concept.synthetic import make_world
+from driftlib.core.cache import ResultCache
+
+
+def _report(world, cache, production=None):
+    a = ConceptDriftAnalyzer(world.params, cache=cache).fit(world.reference)
+    return a.score(world.production if production is None else production, as_of=world.as_of)
+
+
+def test_cached_run_equals_cold_run_and_reuses_windows(tmp_path):
+    world = make_world(5, flip_at=0.6)
+    cold = _report(world, None).to_dict()
+    cache = ResultCache(tmp_path / "cache")
+    first = _report(world, cache).to_dict()
+    assert cache.misses > 0 and cache.hits == 0
+    again = ResultCache(tmp_path / "cache")
+    second = _report(world, again).to_dict()
+    assert again.hits == cache.misses and again.misses == 0
+    assert json.dumps(cold, sort_keys=True) == json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_a_late_label_or_a_new_reference_recomputes(tmp_path):
+    world = make_world(6)
+    cache = ResultCache(tmp_path / "cache")
+    _report(world, cache)
+    changed = world.production.copy()
+    target = world.params.columns.target
+    first_labelled = changed[target].first_valid_index()
+    changed.loc[first_labelled, target] = 1 - changed.loc[first_labelled, target]
+    again = ResultCache(tmp_path / "cache")
+    _report(world, again, changed)
+    assert again.misses == 1  # only the window holding the changed label
+    other = make_world(7)
+    fresh = ResultCache(tmp_path / "cache")
+    ConceptDriftAnalyzer(world.params, cache=fresh).fit(other.reference).score(world.production, as_of=world.as_of)
+    assert fresh.hits == 0  # another reference: nothing stale is reused

@@ -9,10 +9,10 @@ get one word and a few words of why, derived from the typed summaries only.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftlib.models.gate import why_rejected  # noqa: F401  (re-exported)
 from driftlib.core.contracts import (CONCEPT_DRIFT, CONCEPT_VERDICTS, DATA_DRIFT, HEALTH, RETRAINING,
                                      ConceptSummary, DataDriftSummary, RetrainSummary)
 
@@ -187,22 +187,6 @@ def concept_verdict(c: ConceptSummary | None) -> Verdict:
     return Verdict("concept", "stable", "P(y|x) unchanged", "ok")
 
 
-_SLICE = re.compile(r"slice (?P<slice>\S+=\S+) \(n=[^)]*\) gets worse: \S+ \S+ vs \S+ \((?P<d>[^,]+),")
-
-
-def why_rejected(reasons: list[str]) -> str:
-    """The gate's failed conditions in a few words ('slice origin=JFK got worse (-0.031)')."""
-    short = []
-    for reason in reasons:
-        if m := _SLICE.search(reason):
-            short.append(f"slice {m['slice']} got worse ({m['d']})")
-        elif "is below the required" in reason:
-            short.append("gain below " + reason.rsplit("required ", 1)[-1])
-        elif "does not exclude zero" in reason:
-            short.append("gain not significant")
-        elif "undefined on the holdout" in reason:
-            short.append("metric undefined on the holdout")
-    return "; ".join(short) or (reasons[-1] if reasons else "gate not passed")
 
 
 def action_verdict(r: RetrainSummary | None) -> Verdict:

@@ -125,6 +125,8 @@ class DriftConfig(Strict):
     out_of_range_tolerance: float = Field(0.01, ge=0, le=1, description="report values outside the "
                                           "reference range / unseen categories above this share")
     error_control: ErrorControl = ErrorControl()
+    multivariate: bool = Field(True, description="also run the multivariate detectors (domain classifier, "
+                               "PCA reconstruction) and the drifted-segment search on the run window")
     detectable_shift: float | None = Field(0.5, gt=0, description="report features whose run window could not "
                                            "have detected a shift this large (numeric: reference std; categorical: "
                                            "total-variation distance); null: skip")

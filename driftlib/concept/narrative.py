@@ -110,8 +110,8 @@ def trust_text(report: ConceptReport) -> str:
             f"{e['mean_abs']:.3f}, max {e['max_abs']:.3f}; by verdict — " + "; ".join(parts) + ".")
 
 
-def summarise(report: ConceptReport, served, start, end, warnings: list[str] = ()) -> ConceptSummary:
+def summarise(report: ConceptReport, served, start, end, warnings: list[str] = (), extra: dict | None = None) -> ConceptSummary:
     """Notebook 03's typed result: the report as saved, the serving model and the run window."""
     data = {**report.to_dict(), "model_version": served.version, "served_note": served.note,
-            "period": {"start": start, "end": end}, "warnings": list(warnings)}
+            "period": {"start": start, "end": end}, "warnings": list(warnings), **(extra or {})}
     return ConceptSummary.from_dict(data)

@@ -143,7 +143,7 @@ def column_rows(drift, ranked: pd.DataFrame) -> list[dict[str, Any]]:
 
 def summarise(drift, ranked: pd.DataFrame, windowed, quality, *, n_reference: int, start, end, period: str,
               evidently_html: str | None = None, warnings: list[str] = (), error_control=None,
-              detectability: pd.DataFrame | None = None) -> DataDriftSummary:
+              detectability: pd.DataFrame | None = None, multivariate=None, segments=None) -> DataDriftSummary:
     """Notebook 02's typed result (the keys of DESIGN.md's summary.json contract, plus details)."""
     drifted_ranked = ranked.loc[ranked["drifted"].astype(bool), "column"].tolist()
     return DataDriftSummary(
@@ -156,6 +156,8 @@ def summarise(drift, ranked: pd.DataFrame, windowed, quality, *, n_reference: in
                "evidently_html": evidently_html,
                # opt-in verdicts beside the default; later runs' k-of-n reads error_control.dataset_drift
                "error_control": None if error_control is None else error_control.to_dict(),
+               "multivariate": None if multivariate is None else multivariate.to_dict(),
+               "drifted_slices": None if segments is None else segments.to_dict(),
                "detectability": None if detectability is None else
                detectability[["column", "kind", "n_current", "mds", "unit", "could_detect"]].to_dict("records")})
 

@@ -247,6 +247,15 @@ def _drift_samples(out: _Samples, r: DataDriftSummary, important: set[str]) -> N
     if isinstance(untestable, list):
         out.add("driftlib_features_untestable", len(untestable))
         out.add("driftlib_dataset_drift_undetermined", r.extra.get("verdict") == "undetermined")
+    mv = r.extra.get("multivariate")
+    for name, d in ((mv or {}).get("detectors") or {}).items() if isinstance(mv, dict) else ():
+        if isinstance(d, dict):
+            out.add("driftlib_multivariate_drift", d.get("drifted"), detector=name)
+            out.add("driftlib_multivariate_drift_score", d.get("score"), detector=name)
+            out.add("driftlib_multivariate_drift_threshold", d.get("threshold_upper"), detector=name)
+    segments = r.extra.get("drifted_slices")
+    if isinstance(segments, dict):
+        out.add("driftlib_drifted_slices", segments.get("n_significant"))
     quality = r.extra.get("quality")
     if isinstance(quality, dict):
         for severity in ("critical", "warning", "info"):
@@ -267,6 +276,17 @@ def _concept_samples(out: _Samples, r: ConceptSummary, metric: str) -> None:
     if r.verdict is not None:
         out.add("driftlib_concept_drift", r.concept_drift)
     out.state_set("driftlib_concept_verdict", "verdict", VERDICTS, r.verdict)
+    slices = r.extra.get("degraded_slices")
+    if isinstance(slices, dict):
+        out.add("driftlib_degraded_slices", slices.get("n_significant"))
+    dle = r.extra.get("estimated_regression_error")
+    if isinstance(dle, dict):
+        for m, e in (dle.get("estimated") or {}).items():
+            if isinstance(e, dict):
+                out.add("driftlib_estimated_regression_error", e.get("value"), metric=m)
+                out.add("driftlib_estimated_regression_error_lower", e.get("lower"), metric=m)
+                out.add("driftlib_estimated_regression_error_upper", e.get("upper"), metric=m)
+        out.add("driftlib_estimated_regression_error_reliable", dle.get("reliable"))
 
 
 def _version_number(version: str) -> float | None:

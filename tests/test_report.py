@@ -55,7 +55,7 @@ import itertools  # noqa: E402
 import pytest  # noqa: E402
 
 from driftlib.core.contracts import CONCEPT_VERDICTS, DECISIONS, HEALTH, VERDICTS  # noqa: E402
-from driftlib.workbench import health  # noqa: E402
+from driftlib.monitoring import health  # noqa: E402
 
 SLICE_REASON = ("slice origin=JFK (n=812) gets worse: roc_auc 0.7012 vs 0.7400 (-0.0388, tolerance 0.0200)")
 INTERVALS = {"below": (0.60, 0.58, 0.62), "overlap": (0.75, 0.72, 0.78), "above": (0.80, 0.78, 0.82)}

@@ -104,7 +104,7 @@ def dashboard_model(features: list[str], metric: str = "performance"):
 def performance_values(summary: dict) -> dict[str, float]:
     """Notebook 03's numbers for the dashboard (run-window evidence, as the verdict row shows them)."""
     from driftlib.core.contracts import CONCEPT_DRIFT, ConceptSummary
-    from driftlib.workbench import health
+    from driftlib.monitoring import health
 
     result = next((nb.get("result") for nb in summary.get("notebooks") or []
                    if isinstance(nb, dict) and nb.get("name") == CONCEPT_DRIFT), None)

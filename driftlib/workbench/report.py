@@ -24,7 +24,7 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets.config import Config
 
 from driftlib.core.contracts import DATA_DRIFT, NOTEBOOK_TABLE, NOTEBOOKS, typed_result
-from driftlib.workbench import health
+from driftlib.monitoring import health
 from driftlib.workbench.tables import humanize_tables
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -43,7 +43,8 @@ PROBE = """(() => {
     .slice(0, 5).map(e => e.tagName + '.' + e.className);
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth, innerHeight,
           verdicts: vis('#dl-verdicts'), headline: vis('#dl-headline'), runs: vis('#runs tr:nth-child(2)'),
-          trend: vis('#trend'), wide,
+          trend: vis('#trend'), wide, opblocks: document.querySelectorAll('.opblock').length,
+          text: document.body ? document.body.innerText.slice(0, 20000) : '',
           links: [...document.querySelectorAll('a[href]')].map(a => a.href)};
 })()"""
 
@@ -205,14 +206,20 @@ def test_index_and_every_report_in_headless_chromium(slice_project, chromium):
     assert not away, f"Evidently's report requests {away[:5]}"
 
 
-def test_service_docs_in_headless_chromium(chromium):
-    """The service's /docs, when one is served (DRIFTLIB_DOCS_URL): offline and without console errors."""
-    url = os.environ.get("DRIFTLIB_DOCS_URL")
-    if not url:
-        pytest.skip("no served /docs to open: the offline /docs page is another change; set DRIFTLIB_DOCS_URL "
-                    "(e.g. http://127.0.0.1:8000/docs of a running `driftlib serve`) to check it")
-    seen = asyncio.run(_open(chromium, url))
+def test_service_docs_in_headless_chromium(chromium, tmp_path, flights):
+    """The service's /docs works with no network: Swagger UI from an installed package, the request
+    bodies of /predict, /predict/batch and /feedback documented, no console errors, nothing fetched away."""
+    from driftlib.service.client import running_service
+    from tests.service_world import make_world
+
+    world = make_world(tmp_path, flights)
+    with running_service(world.params_path) as base:
+        url = f"{base}/docs"
+        seen = asyncio.run(_open(chromium, url))
     host = urlparse(url).hostname
     away = [u for u in seen["requests"] if urlparse(u).scheme not in LOCAL_SCHEMES and urlparse(u).hostname != host]
     assert not away and not seen["errors"], (away[:5], seen["errors"][:3])
+    assert seen["probe"]["opblocks"] >= 3, "Swagger UI did not render the operations"
+    for path in ("/predict", "/predict/batch", "/feedback"):
+        assert path in seen["probe"]["text"]
     assert seen["probe"]["scrollWidth"] <= WIDTH

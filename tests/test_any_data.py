@@ -134,3 +134,41 @@ def test_wide_yearly_control_raises_no_false_alarm(installed, tmp_path):
     assert r["02_data_drift"]["dataset_drift"] is False, r["02_data_drift"]["headline"]
     assert r["03_concept_drift"]["verdict"] not in ("concept drift", "both"), r["03_concept_drift"]["headline"]
     assert not r["03_concept_drift"]["degraded"], r["03_concept_drift"]["headline"]
+
+
+def regression_world(path: Path, n_days: int = 200, per_day: int = 30, seed: int = 3) -> Path:
+    """A daily regression table (a price from size, age and district); from day 140 on, the new district
+    'harbour' appears with noisier prices: covariate shift towards a region the model knows less."""
+    rng = np.random.default_rng(seed)
+    n = n_days * per_day
+    day = np.repeat(np.arange(n_days), per_day)
+    t = pd.Timestamp("2022-01-01", tz="UTC") + pd.to_timedelta(day, "D")
+    late = day >= 140
+    district = np.where(late & (rng.random(n) < 0.5), "harbour", rng.choice(["centre", "north"], n))
+    size = rng.gamma(4, 20, n)
+    age = rng.integers(0, 80, n)
+    noise = np.where(district == "harbour", 40.0, 10.0)
+    price = 2.0 * size - 0.5 * age + np.where(district == "centre", 50, 0) + rng.normal(0, noise)
+    pd.DataFrame({"sold_at": t.strftime("%Y-%m-%d"), "size": size, "age": age, "district": district,
+                  "price": price}).to_csv(path, index=False)
+    return path
+
+
+def test_regression_model_runs_through_all_four_notebooks(installed, tmp_path):
+    home = tmp_path / "houses"
+    home.mkdir()
+    data = regression_world(home / "houses.csv")
+    proc = driftlib(installed, home, "init", "--data", str(data), "--target", "price")
+    assert proc.returncode == 0, proc.stderr
+    params = home / "params.yaml"
+    p = yaml.safe_load(params.read_text())
+    assert p["task"] == "regression" and p["retrain"]["metric"] == "mae" and p["concept"]["metric"] == "mae"
+    proc = driftlib(installed, home, "models", "train", "--params", str(params))
+    assert proc.returncode == 0, proc.stderr
+    r = results(run_dates(installed, home, params, ["2022-07-10"])[0])
+    assert set(r) == {"01_reference_capture", "02_data_drift", "03_concept_drift", "04_retraining"}
+    concept = r["03_concept_drift"]
+    assert concept["metric"] == "mae"
+    dle = concept.get("estimated_regression_error") or {}
+    assert dle.get("estimated", {}).get("mae", {}).get("value") is not None, concept.get("headline")
+    assert r["04_retraining"]["decision"] in ("promoted", "rejected", "skipped")

@@ -102,6 +102,18 @@ def alert_rules(params: Params) -> dict[str, Any]:
               f'  and on (model, feature) driftlib_feature_important{{model="{m}"}} == 1)',
               "Important feature {{ $labels.feature }} of {{ $labels.model }} drifted",
               "A feature listed in monitoring.important_features drifted in the latest run.", links=drift_report),
+        _rule("DriftlibMultivariateDrift",
+              f'max by (model, detector) (driftlib_multivariate_drift{{model="{m}"}}) == 1',
+              "Multivariate drift ({{ $labels.detector }}) in the latest run of {{ $labels.model }}",
+              "A multivariate detector (domain classifier: reference and production rows tell apart beyond "
+              "its no-change null; or PCA reconstruction error outside the reference's band) flagged the run "
+              "window: how features go together changed, even if no single column did.", links=drift_report),
+        _rule("DriftlibDriftUntestable",
+              f'max by (model) (driftlib_features_untestable{{model="{m}"}}) > 0',
+              "{{ $value }} feature(s) of {{ $labels.model }} could not be tested for drift",
+              "Columns were missing, retyped, all-null or gave no finite score in the latest run: their drift "
+              "is unknown and the dataset verdict may be undetermined. Open the data quality section of "
+              "02_data_drift.", links=drift_report),
         _rule("DriftlibPerformanceDrop", _performance_drop(m, params.concept.metric, mon.performance_drop),
               '{{ $labels.kind }} {{ $labels.metric }} of {{ $labels.model }} dropped by {{ printf "%.3f" $value }}',
               f"The latest window's performance is more than monitoring.performance_drop "
@@ -262,7 +274,13 @@ def _drift_panels(y: int) -> list[dict]:
                extra={"transformations": table_tx}),
         _panel("timeseries", "Prediction drift score",
                [_target(f"max by (column) (driftlib_prediction_drift_score{M})", "{{column}}")],
-               (0, y + 25, 24, 6)),
+               (0, y + 25, 12, 6)),
+        _panel("timeseries", "Multivariate drift score vs its no-drift band", [
+            _target(f"max by (detector) (driftlib_multivariate_drift_score{M})", "{{detector}}", ref="A"),
+            _target(f"max by (detector) (driftlib_multivariate_drift_threshold{M})", "{{detector}} threshold",
+                    ref="B")], (12, y + 25, 12, 6),
+               description="Domain classifier AUC and PCA reconstruction error of the run window; above its "
+                           "threshold the features changed together (DriftlibMultivariateDrift)."),
     ]
 
 

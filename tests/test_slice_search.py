@@ -142,3 +142,22 @@ def test_slice_bars_draw_the_top_slices(mode):
     assert len(labels) == min(5, len(report.table)) and labels[-1] == report.table.iloc[0]["slice"]
     if mode == "degradation":
         assert labels[-1] == planted
+
+
+def test_retraining_decision_names_the_segment_a_challenger_helps():
+    """notebook 04's helps/hurts table: the challenger is better only where c == 'b'."""
+    from driftlib.models.training import RetrainDecision
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    c = rng.choice(["a", "b", "d"], n)
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 0.5).astype(int)
+    champion = np.clip(np.where(y == 1, 0.6, 0.4) + rng.normal(0, 0.05, n), 0, 1)
+    challenger = np.where(c == "b", np.clip(np.where(y == 1, 0.9, 0.1) + rng.normal(0, 0.05, n), 0, 1), champion)
+    scores = pd.DataFrame({"timestamp": pd.Timestamp("2024-01-01", tz="UTC"), "label": y, "champion": champion,
+                           "challenger": challenger, "c": c, "x": x})
+    d = RetrainDecision("rejected", [], "v1", champion="v1", challenger="v2", metric="roc_auc", scores=scores)
+    effects = d.slice_effects(["x"], ["c"]).to_dict()
+    assert effects["helps"] and effects["helps"][0].replace(" ", "") == "c=b", effects["helps"]
+    assert not effects["hurts"]

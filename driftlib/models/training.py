@@ -96,6 +96,20 @@ class RetrainDecision:
                              "challenger": metric_value(self.metric, g["label"], g["challenger"])})
         return pd.DataFrame(rows)
 
+    def slice_effects(self, numeric: list[str], categorical: list[str]):
+        """Where the challenger helps or hurts: per-row losses of both models on the holdout, over
+        searched slices (single values and pairs), corrected for the slices tried; None without a holdout."""
+        if self.scores is None or self.scores.empty:
+            return None
+        from driftlib.performance.slice_search import compare_by_slice, row_loss
+
+        loss = "mae" if self.metric in ("mae", "rmse", "r2") else "brier"
+        y = self.scores["label"].to_numpy(float)
+        cols = [c for c in [*numeric, *categorical] if c in self.scores.columns]
+        return compare_by_slice(self.scores, row_loss(loss, y, self.scores["champion"]),
+                                row_loss(loss, y, self.scores["challenger"]),
+                                [c for c in numeric if c in cols], [c for c in categorical if c in cols], pairs=True)
+
     @property
     def delta(self) -> float | None:
         return None if self.comparison is None else self.comparison.delta
@@ -258,6 +272,8 @@ def _retrain(params: Params, labelled: pd.DataFrame, registry: Registry | None,
     scores = pd.DataFrame({"timestamp": holdout[ts].reset_index(drop=True), "label": y,
                            "champion": model_scores(champion.model, X, params.task),
                            "challenger": model_scores(challenger, X, params.task)})
+    features = X.reset_index(drop=True)  # the holdout's features, for the searched-slice comparison
+    scores = pd.concat([scores, features[[f for f in features.columns if f not in scores.columns]]], axis=1)
     comparison = compare(cfg.metric, y, scores["champion"].to_numpy(), scores["challenger"].to_numpy(),
                          slices=holdout[slice_cols], n_bootstrap=cfg.n_bootstrap,
                          confidence=cfg.confidence, min_slice_rows=cfg.min_slice_rows, seed=cfg.seed)

@@ -127,6 +127,8 @@ class DriftConfig(Strict):
     error_control: ErrorControl = ErrorControl()
     multivariate: bool = Field(True, description="also run the multivariate detectors (domain classifier, "
                                "PCA reconstruction) and the drifted-segment search on the run window")
+    multivariate_max_features: int = Field(100, ge=2, description="wider tables give the multivariate checks "
+                                           "their most drifted features only (their cost grows with every column)")
     detectable_shift: float | None = Field(0.5, gt=0, description="report features whose run window could not "
                                            "have detected a shift this large (numeric: reference std; categorical: "
                                            "total-variation distance); null: skip")

@@ -34,7 +34,7 @@ def model_importance(model_loader, reference: pd.DataFrame, features: list[str],
     try:
         model = model_loader() if callable(model_loader) and not hasattr(model_loader, "predict") else model_loader
         labelled = reference[reference[target].notna()]
-        chosen = _most_drifted(drift, features, max_features)
+        chosen = most_drifted(drift, features, max_features)
         values = _permutation_importance(model, labelled[features], labelled[target], chosen,
                                          n_repeats=n_repeats, max_rows=max_rows)
         note = "" if len(chosen) == len(features) else (
@@ -46,7 +46,7 @@ def model_importance(model_loader, reference: pd.DataFrame, features: list[str],
                                 "strength alone.")
 
 
-def _most_drifted(drift, features: list[str], k: int) -> list[str]:
+def most_drifted(drift, features: list[str], k: int) -> list[str]:
     if drift is None or len(features) <= k:
         return list(features)[:k] if drift is None else list(features)
     strength = drift.features.set_index("column")["strength"].reindex(features).fillna(-1.0)

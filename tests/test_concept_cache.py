@@ -40,3 +40,15 @@ def test_a_late_label_or_a_new_reference_recomputes(tmp_path):
     fresh = ResultCache(tmp_path / "cache")
     ConceptDriftAnalyzer(world.params, cache=fresh).fit(other.reference).score(world.production, as_of=world.as_of)
     assert fresh.hits == 0  # another reference: nothing stale is reused
+
+
+def test_cells_holding_arrays_do_not_break_the_key():
+    """Log frames carry list/array cells (flags): the key must still be computable and content-sensitive."""
+    import numpy as np
+    import pandas as pd
+
+    from driftlib.core.cache import frame_digest
+
+    a = pd.DataFrame({"x": [1.0, 2.0], "flags": [np.array(["a"]), np.array([], dtype=object)]})
+    b = a.assign(flags=[np.array(["b"]), np.array([], dtype=object)])
+    assert frame_digest(a) == frame_digest(a.copy()) != frame_digest(b)

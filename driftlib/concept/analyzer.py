@@ -262,7 +262,7 @@ class ConceptDriftAnalyzer:
         """Everything a window's result depends on besides its own rows: reference, settings, seed."""
         from driftlib.core.cache import key_of
 
-        return key_of("concept-window-v1", ref, self.params.concept.model_dump(mode="json"),
+        return key_of("concept-window-v1", self._used(ref), self.params.concept.model_dump(mode="json"),
                       self.params.columns.model_dump(mode="json"), self.task, self.seed,
                       sorted(self.numeric_), sorted(self.categorical_))
 
@@ -272,11 +272,14 @@ class ConceptDriftAnalyzer:
             return compute()
         from driftlib.core.cache import key_of
 
+        return self.cache.get(key_of(self.state_key_, self._used(w), str(start), str(end)), compute)
+
+    def _used(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The columns a window's result depends on (not log bookkeeping such as flags)."""
         c = self._c
         used = [c.timestamp, c.target, c.prediction, c.probability, "label_timestamp", *self.numeric_,
                 *self.categorical_]
-        rows = w[[col for col in dict.fromkeys(used) if col and col in w.columns]]
-        return self.cache.get(key_of(self.state_key_, rows, str(start), str(end)), compute)
+        return df[[col for col in dict.fromkeys(used) if col and col in df.columns]]
 
     # -- one window --------------------------------------------------------------------------------
     def _summarise(self, w: pd.DataFrame, start, end, *, test: bool, data_drift: dict | None = None) -> dict:

@@ -23,7 +23,12 @@ import pandas as pd
 def frame_digest(df: pd.DataFrame) -> str:
     """Order-sensitive hash of a frame's values, dtypes and column names."""
     h = hashlib.sha256(json.dumps([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
-    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    try:
+        rows = pd.util.hash_pandas_object(df, index=False)
+    except TypeError:  # cells holding lists or arrays (log flags): hash their text
+        text = {c: df[c].map(repr) for c in df.columns if df[c].dtype == object}
+        rows = pd.util.hash_pandas_object(df.assign(**text), index=False)
+    h.update(rows.to_numpy().tobytes())
     return h.hexdigest()
 
 

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import socketserver
 import subprocess
 import threading
@@ -30,6 +29,7 @@ import httpx
 import pytest
 import yaml
 
+from driftlib.service.client import free_port
 from driftlib.config import load_params, parse_params
 from driftlib.monitoring import generate, textfile
 
@@ -190,12 +190,6 @@ def test_the_textfile_carries_the_run_date_not_the_finish_time(tmp_path):
 
 
 # -- end to end: Prometheus -> Alertmanager -> receivers ---------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for(check: Callable, what: str, procs: Mapping[str, subprocess.Popen] = {}, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -27,7 +27,8 @@ def test_drift_exit_codes(data, concept, code):
                           "columns": [{"column": "a", "method": "ks", "score": 0.01, "threshold": 0.05,
                                        "drifted": True, "status": "ok", "strength": 2.0}],
                           "prediction_drift": {"prediction": {"drifted": False, "score": 0.1}}, "n_rows": 10,
-                          "windows": {"columns": []}, "warnings": ["w"]}),
+                          "windows": {"columns": []}, "warnings": ["w"],
+                          "skipped_input": {"torn": 1, "unparsed": 0, "quarantined": 2}}),
     (C.ConceptSummary, {"headline": "h", "verdict": "both", "degraded": True, "onset": "2024-01-01",
                         "metric": "roc_auc", "reference": {"roc_auc": {"value": 0.8}}, "windows": [],
                         "label_coverage": {"coverage": 0.5}, "slices": [], "warnings": []}),
@@ -38,7 +39,7 @@ def test_drift_exit_codes(data, concept, code):
 def test_summaries_round_trip_every_key(cls, data):
     typed = cls.from_dict(data)
     again = typed.to_dict()
-    assert again == data | {"warnings": data.get("warnings", [])}
+    assert again == data | {"warnings": data.get("warnings", []), "skipped_input": data.get("skipped_input", {})}
     assert list(again)[0] == "headline"  # the index reads the headline first
     assert cls.from_dict(again).to_dict() == again
 

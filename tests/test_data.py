@@ -90,3 +90,21 @@ def test_integer_years_are_years_not_nanoseconds(tmp_path):
     df = with_utc_timestamp(pd.DataFrame({"year": [1990, 1991, 2020]}), "year", "t.csv")
     assert list(df["year"].dt.year) == [1990, 1991, 2020]
     assert str(df["year"].dt.tz) == "UTC"
+
+
+def test_csv_lines_that_do_not_parse_are_counted_not_read_as_rows(tmp_path):
+    """A short line used to become a row of NaNs; a long one failed the whole read (issue 11)."""
+    from driftlib.core.contracts import SkippedInput
+
+    path = tmp_path / "t.csv"
+    path.write_text('ts,x,c\n2024-01-01,1.5,a\n2024-01-02,2.5\n2024-01-03,3.5,b,extra\n'
+                    '"2024-01-04",4.5,"multi\nline"\n2024-01-05,5.5,c\n')
+    skipped = SkippedInput()
+    df = read_table(path, skipped)
+    assert df["x"].tolist() == [1.5, 4.5, 5.5] and df["c"].tolist() == ["a", "multi\nline", "c"]
+    assert skipped.to_dict() == {"torn": 0, "unparsed": 2, "quarantined": 0}
+    assert "t.csv: 2 line(s) that do not parse" in skipped.warnings[0] and "line 3" in skipped.warnings[0]
+    clean = tmp_path / "ok.csv"
+    clean.write_text("ts,x\n2024-01-01,1\n\n2024-01-02,2\n")
+    ok = SkippedInput()
+    assert read_table(clean, ok)["x"].tolist() == [1, 2] and ok.counts == {}

@@ -395,3 +395,13 @@ def test_untestable_columns_and_quality_findings_reach_the_textfile(tmp_path):
     assert value(samples, "driftlib_features_untestable") == 1
     assert value(samples, "driftlib_dataset_drift_undetermined") == 1
     assert value(samples, "driftlib_quality_findings", severity="critical") == 2
+
+
+def test_input_rows_left_out_by_the_readers_are_a_gauge(tmp_path):
+    """Torn, unparsable and quarantined input rows are counted per notebook, not only worded in warnings."""
+    s = summary()
+    s["notebooks"][1]["result"]["skipped_input"] = {"torn": 2, "unparsed": 0, "quarantined": 5}
+    samples = read(metrics.write_run_metrics(make_params(tmp_path), s))
+    got = lambda reason: value(samples, "driftlib_input_records_skipped", notebook="02_data_drift", reason=reason)  # noqa: E731
+    assert (got("torn"), got("unparsed"), got("quarantined")) == (2, 0, 5)
+    assert value(samples, "driftlib_input_records_skipped", notebook="03_concept_drift", reason="torn") is None

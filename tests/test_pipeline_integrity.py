@@ -54,3 +54,10 @@ def test_poisoned_log_is_quarantined_and_reported_not_fatal(slice_project):
     text = " ".join(summary["warnings"])
     assert "quarantined" in text and "torn" in text, summary["warnings"]
     assert summary["outcome"] == "success with warnings"
+    concept = next(nb for nb in summary["notebooks"] if nb["name"] == "03_concept_drift")["result"]
+    assert concept["skipped_input"] == {"torn": 1, "unparsed": 0, "quarantined": 1}  # counted, not just worded
+    from driftlib.monitoring.textfile import read_textfile, textfile_path
+
+    gauge = {(s.labels["notebook"], s.labels["reason"]): s.value
+             for s in read_textfile(textfile_path(params))["driftlib_input_records_skipped"]}
+    assert gauge[("03_concept_drift", "quarantined")] == 1 and gauge[("03_concept_drift", "torn")] == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from driftlib.core.contracts import ConceptSummary
+from driftlib.core.contracts import ConceptSummary, SkippedInput
 from driftlib.concept.report import ConceptReport, _fmt_iv, better_than_reference
 
 
@@ -110,8 +110,12 @@ def trust_text(report: ConceptReport) -> str:
             f"{e['mean_abs']:.3f}, max {e['max_abs']:.3f}; by verdict — " + "; ".join(parts) + ".")
 
 
-def summarise(report: ConceptReport, served, start, end, warnings: list[str] = (), extra: dict | None = None) -> ConceptSummary:
-    """Notebook 03's typed result: the report as saved, the serving model and the run window."""
+def summarise(report: ConceptReport, served, start, end, warnings: list[str] = (), extra: dict | None = None,
+              skipped: SkippedInput | None = None) -> ConceptSummary:
+    """Notebook 03's typed result: the report as saved, the serving model and the run window;
+    what the readers left out (`skipped`) leads the warnings and is counted in `skipped_input`."""
+    skipped = skipped or SkippedInput()
     data = {**report.to_dict(), "model_version": served.version, "served_note": served.note,
-            "period": {"start": start, "end": end}, "warnings": list(warnings), **(extra or {})}
+            "period": {"start": start, "end": end}, "warnings": [*skipped.warnings, *warnings],
+            "skipped_input": skipped.to_dict(), **(extra or {})}
     return ConceptSummary.from_dict(data)

@@ -73,6 +73,30 @@ def drift_exit_code(data_drift: bool, concept_drift: bool) -> int:
             (False, True): EXIT_CONCEPT_DRIFT}.get((bool(data_drift), bool(concept_drift)), EXIT_OK)
 
 
+# -- what the readers left out -------------------------------------------------------------------
+SKIP_REASONS = ("torn", "unparsed", "quarantined")
+
+
+@dataclass
+class SkippedInput:
+    """Input the readers could not use: torn log lines, table lines that do not parse, log records
+    set aside (quarantined). Counted per reason for `summary.json` and a gauge, with one warning line
+    per source: a run that left rows out says so instead of reporting on less data in silence."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, reason: str, count: int, warning: str) -> None:
+        if reason not in SKIP_REASONS:
+            raise ValueError(f"unknown skip reason {reason!r}")
+        if count:
+            self.counts[reason] = self.counts.get(reason, 0) + int(count)
+            self.warnings.append(warning)
+
+    def to_dict(self) -> dict[str, int]:
+        return {reason: self.counts.get(reason, 0) for reason in SKIP_REASONS}
+
+
 # -- typed results ----------------------------------------------------------------------------------
 @dataclass
 class Summary:
@@ -81,6 +105,7 @@ class Summary:
     NOTEBOOK: ClassVar[str] = ""
     headline: str = ""
     warnings: list[str] = field(default_factory=list)
+    skipped_input: dict[str, int] = field(default_factory=dict)  # SkippedInput.to_dict(): rows left out
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,8 @@ probability columns, the target column (NaN until the label has arrived) and `la
 from __future__ import annotations
 
 import glob
+import io
+import logging
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +17,12 @@ import pandas as pd
 
 from driftlib.config import Params, TableSource
 from driftlib.core.clock import utc
+from driftlib.core.contracts import SkippedInput
 from driftlib.core.errors import ConfigError, InputError
 from driftlib.data.labels import labels_as_of
 from driftlib.data.features import BOOKKEEPING, LABEL_TIME, feature_lists  # noqa: F401  (re-exported)
 
+log = logging.getLogger("driftlib.data")
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
            ".jsonl": lambda p: pd.read_json(p, lines=True), ".json": pd.read_json}
 
@@ -29,23 +33,79 @@ def run_window(params: Params, run_date: str | date) -> tuple[pd.Timestamp, pd.T
     return end - timedelta(days=params.run.lookback_days), end
 
 
-def _read_one(path: Path) -> pd.DataFrame:
+def _csv_has_bad_rows(path: Path) -> bool:
+    """Whether any CSV row's field count differs from the header's (pandas would fill a short row
+    with NaN and read it as data). One fast pass of pyarrow's parser over the first column, as bytes."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        return False
+    bad = []
+    try:
+        pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+                       parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: bad.append(1) or "skip",
+                                                        newlines_in_values=True),
+                       convert_options=pacsv.ConvertOptions(include_columns=[header[0]],
+                                                            column_types={header[0]: pa.binary()}))
+    except (pa.ArrowException, ValueError):  # a dialect pyarrow does not read: pandas' own errors apply
+        return False
+    return bool(bad)
+
+
+def _without_bad_rows(path: Path) -> tuple[io.StringIO, list[int]]:
+    """The CSV's text without rows of the wrong field count, and those rows' line numbers (rare path)."""
+    import csv
+
+    out, bad = io.StringIO(), []
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader, writer = csv.reader(f), csv.writer(out)
+        header = next(reader)
+        writer.writerow(header)
+        for row in reader:
+            if row and len(row) != len(header):
+                bad.append(reader.line_num)
+            elif row:
+                writer.writerow(row)
+    out.seek(0)
+    return out, bad
+
+
+def _read_csv(path: Path, skipped: SkippedInput | None) -> pd.DataFrame:
+    if not _csv_has_bad_rows(path):
+        return pd.read_csv(path)
+    text, bad = _without_bad_rows(path)
+    note = (f"{path.name}: {len(bad)} line(s) that do not parse (wrong number of fields) left out "
+            f"(first: line {bad[0]})")
+    if skipped is None:
+        log.warning("%s", note)
+    else:
+        skipped.add("unparsed", len(bad), note)
+    return pd.read_csv(text)
+
+
+def _read_one(path: Path, skipped: SkippedInput | None = None) -> pd.DataFrame:
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise InputError(f"{path}: unsupported file type (use .csv, .parquet or .jsonl)")
     try:
-        return reader(path)
+        return _read_csv(path, skipped) if reader is pd.read_csv else reader(path)
     except Exception as err:  # pandas/pyarrow raise many types; the user needs the file name
         raise InputError(f"{path}: cannot be read ({type(err).__name__}: {err})") from None
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A file or a glob of files of one format, concatenated in name order."""
+def read_table(path: str | Path, skipped: SkippedInput | None = None) -> pd.DataFrame:
+    """A file or a glob of files of one format, concatenated in name order. CSV lines that do not
+    parse are left out and counted in `skipped` (logged when there is none), never read as rows."""
     files = sorted(glob.glob(str(path))) if any(ch in str(path) for ch in "*?[") else [str(path)]
     files = [Path(f) for f in files]
     if not files or not files[0].exists():
         raise InputError(f"{path}: no such file")
-    frames = [_read_one(f) for f in files]
+    frames = [_read_one(f, skipped) for f in files]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
@@ -81,11 +141,12 @@ def cut(df: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame:
     return df.loc[mask]
 
 
-def read_window(params: Params, source: TableSource, start=None, end=None) -> pd.DataFrame:
+def read_window(params: Params, source: TableSource, start=None, end=None,
+                skipped: SkippedInput | None = None) -> pd.DataFrame:
     """A table source cut to its own [start, end) and optionally a narrower one, time-sorted."""
     path = params.path(source.path)
     ts = params.columns.timestamp
-    df = with_utc_timestamp(read_table(path), ts, str(path))
+    df = with_utc_timestamp(read_table(path, skipped), ts, str(path))
     df = cut(df, ts, source.start, source.end)
     df = cut(df, ts, start, end)
     return df.sort_values(ts, kind="stable").reset_index(drop=True)
@@ -116,19 +177,19 @@ def add_predictions(df: pd.DataFrame, model, params: Params) -> pd.DataFrame:
 
 
 def load_production(params: Params, start=None, end=None, as_of=None, *, model=None,
-                    warnings: list[str] | None = None) -> pd.DataFrame:
+                    skipped: SkippedInput | None = None) -> pd.DataFrame:
     """Production records with start <= timestamp < end; labels count only if they arrived before as_of.
-    `model` scores table rows that lack predictions (see `_resolve_model`); what the log reader skipped
-    or quarantined is appended to `warnings` (for the run summary), never silently dropped."""
+    `model` scores table rows that lack predictions (see `_resolve_model`); what the readers left out
+    (torn or unparsable lines, quarantined records) is added to `skipped` for the run summary."""
     if params.production.source == "table":
-        return _production_from_table(params, start, end, as_of, model)
-    return _production_from_log(params, start, end, as_of, warnings)
+        return _production_from_table(params, start, end, as_of, model, skipped)
+    return _production_from_log(params, start, end, as_of, skipped)
 
 
-def _production_from_table(params, start, end, as_of, model) -> pd.DataFrame:
+def _production_from_table(params, start, end, as_of, model, skipped=None) -> pd.DataFrame:
     c = params.columns
     where = str(params.path(params.production.path or ""))
-    df = read_window(params, TableSource(path=params.production.path), start, end)
+    df = read_window(params, TableSource(path=params.production.path), start, end, skipped)
     has_target = bool(c.target) and c.target in df.columns
     if c.label_timestamp:
         df = with_utc_timestamp(df, c.label_timestamp, where).rename(columns={c.label_timestamp: LABEL_TIME})
@@ -157,15 +218,15 @@ def _last_day(end) -> date | None:
     return None if end is None else (utc(end) - pd.Timedelta(microseconds=1)).date()
 
 
-def _production_from_log(params, start, end, as_of, warnings=None) -> pd.DataFrame:
+def _production_from_log(params, start, end, as_of, skipped=None) -> pd.DataFrame:
     from driftlib.inference_log import sink as logsink
 
     c = params.columns
     first_day = None if start is None else utc(start).date()
     reads = [logsink.read_log(params.log_dir, "predictions", first_day, _last_day(end)),
              logsink.read_log(params.log_dir, "feedback", first_day, _last_day(as_of))]
-    if warnings is not None:
-        warnings.extend(w for r in reads for w in r.warnings())
+    for read in reads if skipped is not None else ():
+        read.report_to(skipped)
     preds, feedback = reads[0].frame, reads[1].frame
     df = logsink.join_feedback(preds, feedback, as_of=None if as_of is None else utc(as_of))
     df = df.rename(columns={"timestamp": c.timestamp, "label": c.target or "label",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from driftlib.core.contracts import DataDriftSummary
+from driftlib.core.contracts import DataDriftSummary, SkippedInput
 from driftlib.core.errors import DriftlibError
 
 
@@ -143,11 +143,15 @@ def column_rows(drift, ranked: pd.DataFrame) -> list[dict[str, Any]]:
 
 def summarise(drift, ranked: pd.DataFrame, windowed, quality, *, n_reference: int, start, end, period: str,
               evidently_html: str | None = None, warnings: list[str] = (), error_control=None,
-              detectability: pd.DataFrame | None = None, multivariate=None, segments=None) -> DataDriftSummary:
-    """Notebook 02's typed result (the keys of DESIGN.md's summary.json contract, plus details)."""
+              detectability: pd.DataFrame | None = None, multivariate=None, segments=None,
+              skipped: SkippedInput | None = None) -> DataDriftSummary:
+    """Notebook 02's typed result (the keys of DESIGN.md's summary.json contract, plus details);
+    what the readers left out (`skipped`) leads the warnings and is counted in `skipped_input`."""
     drifted_ranked = ranked.loc[ranked["drifted"].astype(bool), "column"].tolist()
+    skipped = skipped or SkippedInput()
     return DataDriftSummary(
-        headline=headline(drift, drifted_ranked, period), warnings=list(warnings),
+        headline=headline(drift, drifted_ranked, period), warnings=[*skipped.warnings, *warnings],
+        skipped_input=skipped.to_dict(),
         dataset_drift=drift.dataset_drift, share_drifted=drift.share_drifted, drifted_columns=drifted_ranked,
         prediction_drift=drift.prediction_drift or {}, columns=column_rows(drift, ranked), n_rows=drift.n_rows,
         extra={"verdict": drift.verdict, "untestable": drift.untestable,

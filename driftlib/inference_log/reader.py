@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from driftlib.core.clock import utc
+from driftlib.core.contracts import SkippedInput
 from driftlib.core.errors import InputError
 from driftlib.inference_log import compact
 
@@ -62,16 +63,21 @@ class LogRead:
 
     def warnings(self) -> list[str]:
         """One-line warnings for a run summary (empty when the log read cleanly)."""
-        out = []
+        skipped = SkippedInput()
+        self.report_to(skipped)
+        return skipped.warnings
+
+    def report_to(self, skipped: SkippedInput) -> None:
+        """Add what this read left out (torn lines, quarantined records) to a run's `SkippedInput`."""
         if self.torn_lines:
             f, n = self.torn[0]
-            out.append(f"inference log: {self.torn_lines} torn line(s) skipped (first {Path(f).name}:{n})")
+            skipped.add("torn", self.torn_lines, f"inference log: {self.torn_lines} torn line(s) skipped "
+                        f"(first {Path(f).name}:{n})")
         if self.quarantined:
             s = self.quarantined_sample[0]
             where = f"line {s['line']}" if s.get("line") else f"request {s.get('request_id')}"
-            out.append(f"inference log: {self.quarantined} unreadable record(s) quarantined "
-                       f"(first {Path(s['file']).name} {where}: {s['reason']})")
-        return out
+            skipped.add("quarantined", self.quarantined, f"inference log: {self.quarantined} unreadable "
+                        f"record(s) quarantined (first {Path(s['file']).name} {where}: {s['reason']})")
 
     def to_dict(self) -> dict[str, Any]:
         return {"rows": len(self.frame), "files": [str(f) for f in self.files],

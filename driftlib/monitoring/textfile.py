@@ -24,8 +24,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from driftlib.config import Params
-from driftlib.core.contracts import (CONCEPT_DRIFT, DATA_DRIFT, DECISIONS, RETRAINING, VERDICTS, ConceptSummary,
-                                     DataDriftSummary, RetrainSummary)
+from driftlib.core.contracts import (CONCEPT_DRIFT, DATA_DRIFT, DECISIONS, RETRAINING, SKIP_REASONS, VERDICTS,
+                                     ConceptSummary, DataDriftSummary, RetrainSummary, Summary)
 
 Kind = Literal["gauge", "counter", "histogram"]
 Source = Literal["run", "service"]
@@ -108,6 +108,8 @@ _SPECS = [
     # -- the run itself ---------------------------------------------------------------------------
     _run("driftlib_notebook_success", "1 if the notebook succeeded in the latest run, else 0.", "notebook"),
     _run("driftlib_notebook_duration_seconds", "Wall-clock time of the notebook in the latest run.", "notebook"),
+    _run("driftlib_input_records_skipped", "Input rows the notebook's readers left out in the latest run, by "
+         "reason: torn log lines, table lines that do not parse, quarantined log records.", "notebook", "reason"),
     _run("driftlib_notebook_run_date_timestamp_seconds", "Run date (00:00 UTC as Unix time) whose results "
          "the notebook's series describe: the textfile is merged notebook by notebook, so after a partial run "
          "(--only) or a backfill each notebook keeps the newest run date it ran for.", "notebook"),
@@ -307,6 +309,9 @@ def _run_samples(out: _Samples, summary: dict, last_success: float | None, now: 
         if isinstance(nb, dict) and nb.get("name"):
             out.add("driftlib_notebook_success", nb.get("status") == "success", notebook=nb["name"])
             out.add("driftlib_notebook_duration_seconds", nb.get("duration_s"), notebook=nb["name"])
+            for reason, count in Summary.from_dict(notebook_result(summary, nb["name"])).skipped_input.items():
+                if reason in SKIP_REASONS:
+                    out.add("driftlib_input_records_skipped", count, notebook=nb["name"], reason=reason)
             out.add("driftlib_notebook_run_date_timestamp_seconds", _epoch(summary.get("run_date")),
                     notebook=nb["name"])
     success = summary.get("status") == "success"
@@ -488,7 +493,7 @@ NOTEBOOK_SERIES = {
 }
 MODEL_STATE = ("driftlib_current_model_version", "driftlib_current_model_info",
                "driftlib_last_promotion_timestamp_seconds")
-PER_NOTEBOOK = ("driftlib_notebook_success", "driftlib_notebook_duration_seconds",
+PER_NOTEBOOK = ("driftlib_notebook_success", "driftlib_notebook_duration_seconds", "driftlib_input_records_skipped",
                 "driftlib_notebook_run_date_timestamp_seconds")
 RUN_SERIES = ("driftlib_run_success", "driftlib_run_duration_seconds", "driftlib_last_run_timestamp_seconds",
               "driftlib_run_date_timestamp_seconds", "driftlib_last_success_timestamp_seconds")

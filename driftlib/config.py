@@ -229,6 +229,9 @@ class ServiceConfig(Strict):
                                   "this time is refused with 408 (slow or stalled clients)")
     keep_alive_timeout_s: float = Field(5.0, gt=0, description="idle keep-alive connections are closed "
                                         "after this time (uvicorn timeout_keep_alive)")
+    header_timeout_s: float = Field(10.0, gt=0, description="a connection whose request line and headers "
+                                    "have not arrived this long after it opened (or after its last "
+                                    "response) is closed: slow clients cannot hold connections forever")
 
 
 class MonitoringConfig(Strict):

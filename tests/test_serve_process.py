@@ -187,6 +187,28 @@ def test_stalled_body_is_timed_out_and_others_are_served(tmp_path, flights):
     assert len(read_log(w.log_dir).frame) == 1
 
 
+def test_clients_that_never_finish_their_headers_are_disconnected(tmp_path, flights):
+    """Slowloris: a connection with a half-sent request line, or none at all, is closed after
+    service.header_timeout_s (uvicorn alone keeps it open forever); requests in flight are not."""
+    import socket
+
+    w = make_world(tmp_path, flights, service={"header_timeout_s": 1.0, "keep_alive_timeout_s": 30.0})
+    with service_process(w.params_path) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        half = socket.create_connection((host, int(port)), timeout=10)
+        half.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\n")
+        silent = socket.create_connection((host, int(port)), timeout=10)
+        start = time.monotonic()
+        assert httpx.post(f"{url}/predict", json={"features": w.rows[0]}).status_code == 200
+        assert half.recv(4096) == b"" and silent.recv(4096) == b""  # closed by the server
+        assert 0.9 < time.monotonic() - start < 6
+        with httpx.Client(base_url=url) as keep:  # a keep-alive client that keeps asking is served
+            for _ in range(3):
+                assert keep.get("/health").status_code == 200
+                time.sleep(0.6)
+        half.close(), silent.close()
+
+
 def test_token_from_the_environment_protects_the_live_service(tmp_path, flights):
     from driftlib.service.client import ServiceClient, ServiceError
 

@@ -380,6 +380,7 @@ def run_server(params_file: str | os.PathLike, host: str | None = None, port: in
     import uvicorn
 
     from driftlib.config import load_params
+    from driftlib.service.protocol import HEADER_TIMEOUT_ENV, HeaderDeadlineProtocol
     from driftlib.models.registry import Registry
 
     params = load_params(params_file, check_files=False)
@@ -394,6 +395,7 @@ def run_server(params_file: str | os.PathLike, host: str | None = None, port: in
         raise ConfigError(f"refusing to serve on {host} without authentication: set ${TOKEN_ENV} "
                           "(clients send `Authorization: Bearer <token>`) or pass --no-auth")
     os.environ[PARAMS_ENV] = str(os.path.abspath(params_file))
+    os.environ[HEADER_TIMEOUT_ENV] = str(params.service.header_timeout_s)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     log.warning("serving %s (model %s) on http://%s:%s with %d worker(s); log: %s",
                 params.name, version, host, port, workers, params.log_dir)
@@ -404,7 +406,7 @@ def run_server(params_file: str | os.PathLike, host: str | None = None, port: in
     try:
         uvicorn.run("driftlib.service.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, access_log=False, log_level="warning",
-                    timeout_graceful_shutdown=10,
+                    timeout_graceful_shutdown=10, http=HeaderDeadlineProtocol,
                     timeout_keep_alive=params.service.keep_alive_timeout_s)
     finally:
         if scratch:

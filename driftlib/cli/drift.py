@@ -50,13 +50,25 @@ def _kinds(reference, current, columns: list[str] | None, types: dict[str, str])
         raise InputError(f"--reference: no column(s) {', '.join(dict.fromkeys(unknown))}")
     skip = [c for c in names if str(reference[c].dtype).startswith("datetime")]
     names = [c for c in names if c not in skip or c in types]
-    numeric, categorical = infer_kinds(reference[names])
+    numeric, categorical = infer_kinds(reference.iloc[:0][names])  # typed by dtype: no rows copied
     numeric = [c for c in names if (types.get(c) == "numeric") or (c in numeric and c not in types)]
     categorical = [c for c in names if (types.get(c) == "categorical") or (c in categorical and c not in types)]
     if not numeric and not categorical:
         raise InputError("--reference: no columns to compare")
     auto = [c for c in evidently_int_columns(reference, numeric) if c not in types]
     return numeric, categorical, auto
+
+
+def select_columns(df, names: list[str]):
+    """`df[names]` without copying the columns: the same frame when it already is that, else a frame
+    over the same arrays (`df[list]` copies every column, hundreds of MB on a large table)."""
+    import pandas as pd
+
+    if list(df.columns) == list(names):
+        return df
+    if not df.columns.is_unique:
+        return df[names]
+    return pd.DataFrame({c: df[c] for c in names}, index=df.index, copy=False)
 
 
 def _print_table(result, quality) -> None:
@@ -138,8 +150,8 @@ def drift(
                         min_rows=pipeline_min_rows() if min_rows is None else min_rows, auto=auto).fit(ref)
     result = det.score(cur)
     shown = [*numeric, *categorical]
-    quality = (DataQualityChecker(numeric=numeric, categorical=categorical).fit(ref[shown])
-               .score(cur[[c for c in cur.columns if c in shown]], drift=result))
+    quality = (DataQualityChecker(numeric=numeric, categorical=categorical).fit(select_columns(ref, shown))
+               .score(select_columns(cur, [c for c in cur.columns if c in shown]), drift=result))
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "findings": _findings(quality)}, allow_nan=False))
     else:

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from driftlib.core.clock import utc
-from driftlib.data.features import BOOKKEEPING
 from driftlib.core.errors import ConfigError, InputError, NotFittedError
 from driftlib.core.jsonio import to_jsonable
 from driftlib.drift.stats import (
@@ -344,6 +343,8 @@ class DriftDetector:
                     categorical: Iterable[str] | None = None, **kwargs) -> "DriftDetector":
         """Features, overrides, drift_share and min_rows from `params`; model outputs when `outputs`.
         `numeric`/`categorical` replace the params' feature lists (e.g. the captured profile's)."""
+        from driftlib.data.features import BOOKKEEPING  # imports the params model: not at module load
+
         c, d = params.columns, params.drift
         if numeric is None and categorical is None:
             numeric, categorical = params.features.numeric, params.features.categorical

@@ -4,6 +4,12 @@ Every class mirrors `evidently/legacy/calculations/stattests/<name>.py` of Evide
 display name, default threshold, allowed column kinds and drift comparison ("p <= t", "p < t" or
 "score >= t"). Scores are computed from fitted samples (sorted arrays and counts), so a reference is
 never re-sorted or re-binned per window, and small arrays go to the same scipy calls Evidently makes.
+
+scipy is imported inside the tests that need it, never at module load: `scipy.stats` alone costs about a
+second of every `driftlib drift` process. The tests a large reference gets by default (Wasserstein,
+Jensen-Shannon) need only `scipy.special.rel_entr`, the function `scipy.spatial.distance.jensenshannon`
+and `scipy.stats.entropy` are built on; `jensenshannon` and `kl_divergence` below repeat their
+arithmetic step for step (tests/test_stats.py checks they return the same floats).
 """
 from __future__ import annotations
 
@@ -12,8 +18,6 @@ import operator
 from typing import Callable, ClassVar
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import distance
 
 from driftlib.drift.stats.binning import binned_shares, hist_counts, span_unit, union_counts, union_edges
 from driftlib.drift.stats.samples import CATEGORICAL, NUMERIC, NumericSample, scale_for, scaled_prefix
@@ -74,7 +78,9 @@ class KS(PValueTest):
     compare = operator.le
 
     def score(self, ref: NumericSample, cur: NumericSample) -> float:
-        return float(stats.ks_2samp(ref.values, cur.values)[1])
+        from scipy.stats import ks_2samp
+
+        return float(ks_2samp(ref.values, cur.values)[1])
 
 
 @register
@@ -86,8 +92,10 @@ class ChiSquare(PValueTest):
     def score(self, ref, cur) -> float:
         _, rc, cc = union_counts(ref, cur)
         f_exp = rc * (cur.n / ref.n)
+        from scipy.stats import chisquare
+
         with np.errstate(divide="ignore", invalid="ignore"):
-            return float(stats.chisquare(cc, f_exp)[1])
+            return float(chisquare(cc, f_exp)[1])
 
 
 @register
@@ -108,7 +116,9 @@ class ZTest(PValueTest):
         p2 = float(n2 - cc[first]) / n2
         pooled = float(p1 * n1 + p2 * n2) / (n1 + n2)
         z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
-        return float(2 * (1 - stats.norm.cdf(np.abs(z))))
+        from scipy.special import ndtr  # what scipy.stats.norm.cdf evaluates
+
+        return float(2 * (1 - ndtr(np.abs(z))))
 
 
 def _argmin_key(keys: np.ndarray) -> int:
@@ -185,7 +195,32 @@ class JensenShannon(StatTest):
 
     def score(self, ref, cur) -> float:
         p, q = binned_shares(ref, cur, fill=False)
-        return float(distance.jensenshannon(p, q))
+        return float(jensenshannon(p, q))
+
+
+def jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
+    """`scipy.spatial.distance.jensenshannon(p, q)` for 1-d shares, the same operations in order."""
+    from scipy.special import rel_entr
+
+    p = np.asarray(p)
+    q = np.asarray(q)
+    p = p / np.sum(p, axis=0, keepdims=True)
+    q = q / np.sum(q, axis=0, keepdims=True)
+    m = (p + q) / 2.0
+    js = np.sum(rel_entr(p, m), axis=0) + np.sum(rel_entr(q, m), axis=0)
+    return np.sqrt(js / 2.0)
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """`scipy.stats.entropy(p, q)` for 1-d shares: both normalised, then the sum of `rel_entr`."""
+    from scipy.special import rel_entr
+
+    dtype = np.result_type(p, q, np.float64)
+    p, q = np.asarray(p, dtype=dtype), np.asarray(q, dtype=dtype)
+    with np.errstate(invalid="ignore"):
+        q = q / np.sum(q, axis=0, keepdims=True)
+        p = p / np.sum(p, axis=0, keepdims=True)
+    return np.sum(rel_entr(p, q), axis=0)
 
 
 @register
@@ -207,7 +242,7 @@ class KLDiv(StatTest):
 
     def score(self, ref, cur) -> float:
         p, q = binned_shares(ref, cur)
-        return float(stats.entropy(p, q))
+        return float(kl_divergence(p, q))
 
 
 @register

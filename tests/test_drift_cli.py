@@ -119,3 +119,67 @@ def test_extreme_values_in_a_plain_table_cannot_hide_drift(files, tmp_path):
     assert amount["status"] == "ok" and amount["drifted"] is True and amount["score"] > 1e300
     assert any(f["check"] == "extreme_values" and f["column"] == "amount" and f["severity"] == "critical"
                for f in d["findings"])
+
+
+# -- reading Parquet without copies (issue 14) -----------------------------------------------------
+FRAMES = {
+    "plain": lambda: pd.DataFrame({"a": np.arange(6.0), "b": np.arange(6), "c": list("abcabc"),
+                                   "t": pd.date_range("2024", periods=6, tz="UTC")}),
+    "nulls": lambda: pd.DataFrame({"a": [1.0, None, 3, 4, 5, 6], "b": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+                                   "i": pd.array(range(6), dtype="Int64"), "f32": np.arange(6, dtype=np.float32),
+                                   "u": np.arange(6, dtype=np.uint16), "flag": [True, False] * 3,
+                                   "s": ["x", None, "y", "x", "y", "z"]}),
+    "index": lambda: pd.DataFrame({"a": np.arange(6.0)}, index=range(10, 16)),
+    "named_index": lambda: pd.DataFrame({"a": np.arange(6.0)}, index=pd.Index(list("uvwxyz"), name="k")),
+    "int_labels": lambda: pd.DataFrame({0: np.arange(6.0), 1: np.arange(6)}),
+    "categorical": lambda: pd.DataFrame({"x": pd.Categorical(list("abcabc")), "y": np.arange(6.0)}),
+}
+
+
+@pytest.mark.parametrize("case", list(FRAMES))
+def test_parquet_read_equals_pyarrow_to_pandas(tmp_path, case):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from driftlib.drift.engines.exact import read_parquet
+
+    path = tmp_path / f"{case}.parquet"
+    FRAMES[case]().to_parquet(path)
+    text = [f.name for f in pq.read_schema(path) if pa.types.is_string(f.type)]
+    expected = pq.read_table(path, read_dictionary=text).to_pandas()
+    pd.testing.assert_frame_equal(read_parquet(path, "--reference"), expected)
+    if case in ("plain", "nulls"):
+        pd.testing.assert_frame_equal(read_parquet(path, "--reference", ["a", "zz", "a"]), expected[["a"]])
+
+
+def test_parquet_numeric_columns_are_views_not_copies(tmp_path):
+    from driftlib.drift.engines.exact import read_parquet
+
+    pd.DataFrame({"a": np.arange(1000.0), "b": np.arange(1000), "c": [1.0, None] * 500}).to_parquet(tmp_path / "t.parquet")
+    df = read_parquet(tmp_path / "t.parquet", "--current")
+    assert not df["a"].to_numpy().flags.writeable and not df["b"].to_numpy().flags.writeable  # Arrow's buffers
+    assert df["c"].to_numpy().flags.writeable  # nulls: converted by pandas as before
+    assert df["a"].sum() == 499500.0 and df["c"].isna().sum() == 500
+
+
+def test_select_columns_shares_the_arrays():
+    from driftlib.cli.drift import select_columns
+
+    df = pd.DataFrame({"a": np.arange(5.0), "b": list("abcde"), "c": pd.Categorical(list("xyxyx"))})
+    out = select_columns(df, ["c", "a"])
+    pd.testing.assert_frame_equal(out, df[["c", "a"]])
+    assert np.shares_memory(out["a"].to_numpy(), df["a"].to_numpy())
+    assert select_columns(df, ["a", "b", "c"]) is df
+
+
+def test_only_the_chosen_columns_are_read_and_compared(tmp_path):
+    rng = np.random.default_rng(2)
+    for name, shift in (("r", 0.0), ("c", 2.0)):
+        pd.DataFrame({"x": rng.normal(shift, 1, 3000), "y": rng.normal(0, 1, 3000),
+                      "z": rng.choice(list("ab"), 3000)}).to_parquet(tmp_path / f"{name}.parquet")
+    r = run("-r", str(tmp_path / "r.parquet"), "-c", str(tmp_path / "c.parquet"), "--json", "--columns", "x,z")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert [c["column"] for c in out["columns"]] == ["x", "z"]
+    assert out["columns"][0]["drifted"] is True
+    assert {f["column"] for f in out["findings"]} <= {"x", "z"}  # y is neither compared nor checked

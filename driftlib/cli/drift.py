@@ -26,7 +26,8 @@ def parse_column_types(specs: list[str]) -> dict[str, str]:
     return out
 
 
-def _read(path: Path, option: str):
+def _read(path: Path, option: str, columns: list[str] | None = None):
+    """The table at `path`; of a Parquet file only `columns` (those it has) when given."""
     from driftlib.data.tables import read_table
 
     if not Path(path).exists():
@@ -34,11 +35,11 @@ def _read(path: Path, option: str):
     if Path(path).suffix.lower() in (".parquet", ".pq"):  # text as categoricals: no string per row
         from driftlib.drift.engines.exact import read_parquet
 
-        return read_parquet(path, option)
+        return read_parquet(path, option, columns)
     return read_table(path)
 
 
-def _kinds(reference, current, columns: list[str] | None, types: dict[str, str]) -> tuple[list, list, list]:
+def _kinds(reference, columns: list[str] | None, types: dict[str, str]) -> tuple[list, list, list]:
     """(numeric, categorical, auto): every reference column (or the `--columns` chosen), typed by
     `--column-type` or else from the reference as Evidently types an unlabelled frame. Columns the
     current table lacks stay in: the drift table reports them as missing instead of dropping them."""
@@ -144,14 +145,18 @@ def drift(
         if fail_on_drift and result.dataset_drift:
             raise typer.Exit(DATA_DRIFT_EXIT)
         return
-    ref, cur = _read(reference, "--reference"), _read(current, "--current")
-    numeric, categorical, auto = _kinds(ref, cur, names, types)
+    # One table in memory at a time: the reference is reduced to the detector's and the checker's
+    # statistics and let go before the current table is read (which then reuses its memory).
+    ref = _read(reference, "--reference", [*names, *types] if names else None)
+    numeric, categorical, auto = _kinds(ref, names, types)
+    shown = [*numeric, *categorical]
     det = DriftDetector(numeric=numeric, categorical=categorical, drift_share=drift_share,
                         min_rows=pipeline_min_rows() if min_rows is None else min_rows, auto=auto).fit(ref)
+    checker = DataQualityChecker(numeric=numeric, categorical=categorical).fit(select_columns(ref, shown))
+    del ref
+    cur = _read(current, "--current", shown)
     result = det.score(cur)
-    shown = [*numeric, *categorical]
-    quality = (DataQualityChecker(numeric=numeric, categorical=categorical).fit(select_columns(ref, shown))
-               .score(select_columns(cur, [c for c in cur.columns if c in shown]), drift=result))
+    quality = checker.score(select_columns(cur, [c for c in cur.columns if c in shown]), drift=result)
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "findings": _findings(quality)}, allow_nan=False))
     else:

@@ -243,3 +243,15 @@ def test_loading_the_detector_imports_no_scipy_stats():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "True"]  # large reference: none; KS on a small one loads it
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.int64, st.integers(0, 80), elements=st.integers(0, 9)),
+       arrays(np.int64, st.integers(0, 80), elements=st.integers(-2, 12)))
+def test_sorted_positions_equal_a_full_searchsorted(r, c):
+    """Ties, values past either end, empty sides: the stretch searched gives numpy's positions."""
+    from driftlib.drift.stats.methods import sorted_positions
+
+    r, c = np.sort(r).astype(float), np.sort(c).astype(float)
+    np.testing.assert_array_equal(sorted_positions(r, c), r.searchsorted(c, "left"))

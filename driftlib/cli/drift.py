@@ -28,14 +28,14 @@ def parse_column_types(specs: list[str]) -> dict[str, str]:
 
 def _read(path: Path, option: str, columns: list[str] | None = None):
     """The table at `path`; of a Parquet file only `columns` (those it has) when given."""
-    from driftlib.data.tables import read_table
-
     if not Path(path).exists():
         raise InputError(f"{option} {path}: no such file")
     if Path(path).suffix.lower() in (".parquet", ".pq"):  # text as categoricals: no string per row
         from driftlib.drift.engines.exact import read_parquet
 
         return read_parquet(path, option, columns)
+    from driftlib.data.tables import read_table  # CSV and the rest (imports the params model)
+
     return read_table(path)
 
 

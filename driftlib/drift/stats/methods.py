@@ -178,13 +178,24 @@ def wasserstein_scaled(ref: NumericSample, cur_sorted: np.ndarray, block: int = 
         c = cur_sorted[lo:lo + block].astype(np.float64)
         j = np.arange(lo, lo + c.size, dtype=np.float64)
         u_lo = j / m
-        u_star = np.clip(r.searchsorted(c, "left") / n, u_lo, (j + 1) / m)
+        u_star = np.clip(sorted_positions(r, c) / n, u_lo, (j + 1) / m)
         if s != 1.0:
             c /= s
         c -= shift
         positive += float(np.sum(c * (u_star - u_lo) - (h(u_star) - h(u_lo))))
         total += float(c.sum())
     return (prefix[n] / n - total / m) + 2 * positive, s
+
+
+def sorted_positions(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """`r.searchsorted(c, "left")` for sorted `c`: its positions lie between those of its ends, so
+    only that stretch of `r` is searched (fewer steps, and they stay in cache)."""
+    if c.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    a, b = int(r.searchsorted(c[0], "left")), int(r.searchsorted(c[-1], "left"))
+    pos = r[a:b].searchsorted(c, "left")
+    pos += a
+    return pos
 
 
 @register

@@ -93,9 +93,9 @@ class _Levels:
         return {"feature": self.feature, "lower": lo, "upper": hi}
 
 
-def _masks(levels: list[_Levels], codes: dict[str, np.ndarray], pairs: bool):
+def _masks(levels: list[_Levels], codes: dict[str, np.ndarray], pairs: bool, singles: bool = True):
     """(key, name, conditions, row mask) of every single slice, then of every pair of slices."""
-    for lv in levels:
+    for lv in levels if singles else ():
         c = codes[lv.feature]
         for i, label in enumerate(lv.all_labels):
             yield (lv.feature, i), label, [lv.condition(i)], c == i
@@ -160,6 +160,7 @@ class SliceReport:
     metric: str | None = None
     top: int = 10
     overall: dict = field(default_factory=dict)
+    note: str | None = None
 
     @property
     def significant(self) -> pd.DataFrame:
@@ -193,7 +194,7 @@ class SliceReport:
         out = {"mode": self.mode, "metric": self.metric, "n_slices_tested": self.n_tested,
                "n_significant": int(len(self.significant)), "correction": self.correction, "alpha": self.alpha,
                "overall": to_jsonable(self.overall), "top_slices": to_jsonable(shown.to_dict("records")),
-               "headline": self.headline}
+               "headline": self.headline, "note": self.note}
         if self.mode == COMPARISON:
             sig = self.significant
             out["helps"] = list(sig.loc[sig["verdict"] == "helps", "slice"])
@@ -239,16 +240,45 @@ def level_codes(levels: list[_Levels] | None, df: pd.DataFrame, where: str) -> d
     return {lv.feature: lv.codes(df[lv.feature]) for lv in levels}
 
 
+def _n_slices(levels: list[_Levels], pairs: bool) -> int:
+    """Slices a full search over `levels` would try (before the minimum-size rule)."""
+    sizes = np.array([len(lv.all_labels) for lv in levels], dtype=float)
+    return int(sizes.sum() + (((sizes.sum() ** 2 - (sizes ** 2).sum()) / 2) if pairs else 0))
+
+
 class _SliceBase:
+    """Levels from the reference; on wide tables (more than `max_features` features) a screen of the
+    single slices picks the `max_features` features whose slices move most, and only those are searched
+    in full (singles and pairs): 1,500 features would mean a million pairs. The report says so."""
+
     levels_ = None
+    max_features = 20
 
     def _fit_levels(self, reference: pd.DataFrame, exclude: list[str]) -> None:
         _check(self.correction, self.alpha, self.specificity)
         self.levels_ = fit_levels(reference, self.numeric, self.categorical, [*exclude, *self.exclude],
                                   self.n_bins, self.max_levels, self.min_rows)
+        if int(self.max_features) < 1:
+            raise ConfigError(f"max_features: must be >= 1, got {self.max_features}")
+
+    @property
+    def _wide(self) -> bool:
+        return len(self.levels_) > int(self.max_features)
 
     def _codes(self, df: pd.DataFrame, where: str) -> dict[str, np.ndarray]:
         return level_codes(self.levels_, df, where)
+
+    def _screen(self, strength: dict[str, float]) -> tuple[list[_Levels], int, str | None]:
+        """The levels to search in full, the number of single slices screened out, and a note."""
+        if not self._wide:
+            return self.levels_, 0, None
+        keep = set(sorted(strength, key=lambda f: -strength[f])[:int(self.max_features)])
+        chosen = [lv for lv in self.levels_ if lv.feature in keep]
+        dropped = _n_slices(self.levels_, self.pairs) - _n_slices(chosen, self.pairs)
+        note = (f"searched the {len(chosen)} of {len(self.levels_)} features whose single slices moved most "
+                f"(max_features); the {dropped:,} slices of a full search left out count in the correction, "
+                "so the screen never makes a slice look more significant")
+        return chosen, dropped, note
 
 
 def _labelled(df: pd.DataFrame, target: str, where: str) -> np.ndarray:
@@ -282,7 +312,7 @@ class SliceFinder(_SliceBase):
                  categorical: Iterable[str] | None = None, exclude: Iterable[str] = (), n_bins: int = 4,
                  pairs: bool = True, min_rows: int = 50, max_levels: int = 20, alpha: float = 0.05,
                  correction: str = "bh", specificity: float = 0.8, top: int = 10, n_boot: int = 200,
-                 confidence: float = 0.95, random_state: int = 0):
+                 confidence: float = 0.95, random_state: int = 0, max_features: int = 20):
         self.metric = metric
         self.target = target
         self.prediction = prediction
@@ -301,6 +331,7 @@ class SliceFinder(_SliceBase):
         self.n_boot = n_boot
         self.confidence = confidence
         self.random_state = random_state
+        self.max_features = max_features
 
     @classmethod
     def from_params(cls, params, metric: str | None = None, numeric=None, categorical=None,
@@ -338,28 +369,64 @@ class SliceFinder(_SliceBase):
         self.metric_ = self._metric()
         self._fit_levels(reference, [self.target, self.prediction, self.score_column or self.target])
         keep, y, pred, score = self._side(reference, "reference")
-        codes = self._codes(reference, "reference")
+        self.reference_side_ = (keep, y, pred, score, self._codes(reference, "reference"))
         rng = np.random.default_rng(self.random_state)
         self.reference_ = {}
-        n = int(keep.sum())
         self.overall_reference_ = self._measure(y, pred, score, np.flatnonzero(keep), rng)[0]
-        for key, name, cond, mask in _masks(self.levels_, codes, self.pairs):
-            idx = np.flatnonzero(mask & keep)
-            if len(idx) >= self.min_rows:
-                point, reps = self._measure(y, pred, score, idx, rng)
-                if np.isfinite(point):
-                    self.reference_[key] = (len(idx), len(idx) / n, point, reps)
+        if not self._wide:  # wide tables: reference slices are measured once screened (see score)
+            for key, _, _, mask in _masks(self.levels_, self.reference_side_[4], self.pairs):
+                self._measure_reference(key, mask, rng)
         return self
+
+    def _measure_reference(self, key, mask: np.ndarray, rng) -> None:
+        keep, y, pred, score, _ = self.reference_side_
+        idx = np.flatnonzero(mask & keep)
+        if len(idx) >= self.min_rows:
+            point, reps = self._measure(y, pred, score, idx, rng)
+            if np.isfinite(point):
+                self.reference_[key] = (len(idx), len(idx) / int(keep.sum()), point, reps)
+
+    def _point(self, y, pred, score, idx) -> float:
+        return self.metric_.point(y[idx], Rows.of(None if score is None else score[idx], pred[idx]))
+
+    def _single_strength(self, codes, keep, y, pred, score) -> dict[str, float]:
+        """The wide-table screen: per feature, the largest share x drop of one of its single slices
+        (point estimates only, no bootstrap)."""
+        r_keep, r_y, r_pred, r_score, r_codes = self.reference_side_
+        sign = 1.0 if self.metric_.higher_is_better else -1.0
+        strength = {}
+        for lv in self.levels_:
+            best = -np.inf
+            for i in range(len(lv.all_labels)):
+                mask = codes[lv.feature] == i
+                idx, r_idx = np.flatnonzero(mask & keep), np.flatnonzero((r_codes[lv.feature] == i) & r_keep)
+                if min(len(idx), len(r_idx)) >= self.min_rows:
+                    drop = sign * (self._point(r_y, r_pred, r_score, r_idx) - self._point(y, pred, score, idx))
+                    best = max(best, float(mask.mean()) * drop) if np.isfinite(drop) else best
+            strength[lv.feature] = best
+        return strength
+
+    def _searched(self, codes, keep, y, pred, score) -> tuple[list, int, str | None]:
+        """The levels to search (all, or the screened ones with their reference slices measured)."""
+        levels, screened, note = self._screen(self._single_strength(codes, keep, y, pred, score)) \
+            if self._wide else (self.levels_, 0, None)
+        if self._wide:
+            rng = np.random.default_rng(self.random_state + 2)
+            for key, _, _, mask in _masks(levels, self.reference_side_[4], self.pairs):
+                if key not in self.reference_:
+                    self._measure_reference(key, mask, rng)
+        return levels, screened, note
 
     def score(self, current: pd.DataFrame) -> SliceReport:
         """Slices of `current` ranked by their contribution to the drop; rows without labels are skipped
         for the metric but counted in the share of traffic."""
         codes = self._codes(current, "current")
         keep, y, pred, score = self._side(current, "current")
+        levels, screened, note = self._searched(codes, keep, y, pred, score)
         rng = np.random.default_rng(self.random_state + 1)
         sign = 1.0 if self.metric_.higher_is_better else -1.0
         rows = []
-        for key, name, cond, mask in _masks(self.levels_, codes, self.pairs):
+        for key, name, cond, mask in _masks(levels, codes, self.pairs):
             ref = self.reference_.get(key)
             idx = np.flatnonzero(mask & keep)
             if ref is None or len(idx) < self.min_rows:
@@ -379,18 +446,21 @@ class SliceFinder(_SliceBase):
                          "drop_lower": dlo, "drop_upper": dhi, "contribution": share * drop,
                          "p_value": float(stats.norm.sf(drop / se)) if se > 0 else float(drop <= 0),
                          "conditions": cond})
-        _finish(rows, self.correction, self.alpha, "contribution")
+        _finish(rows, self.correction, self.alpha, "contribution", screened)
         rows = _rank(rows, self.specificity, "drop")
         overall = {"reference": self.overall_reference_,
                    "current": self.metric_.point(y[keep], Rows.of(None if score is None else score[keep],
                                                                   pred[keep])) if keep.any() else None,
                    "n_labelled": int(keep.sum()), "n_rows": int(len(current))}
-        return SliceReport(DEGRADATION, _table(rows, DEGRADATION_COLUMNS), len(rows), self.alpha, self.correction,
-                           self.metric_.name, self.top, overall)
+        return SliceReport(DEGRADATION, _table(rows, DEGRADATION_COLUMNS), len(rows) + screened, self.alpha,
+                           self.correction, self.metric_.name, self.top, overall, note)
 
 
-def _finish(rows: list[dict], correction: str, alpha: float, score: str) -> None:
-    adjusted = _adjust(np.array([r["p_value"] for r in rows], dtype=float), correction)
+def _finish(rows: list[dict], correction: str, alpha: float, score: str, screened: int = 0) -> None:
+    """Adjusted p-values and significance; `screened` slices left out by the wide-table screen count in
+    the correction as p = 1 (the family is every slice looked at, not only those kept)."""
+    p = np.array([r["p_value"] for r in rows] + [1.0] * screened, dtype=float)
+    adjusted = _adjust(p, correction)[:len(rows)]
     for r, q in zip(rows, adjusted):
         r["p_adjusted"] = float(q)
         r["significant"] = bool(q <= alpha)
@@ -413,7 +483,7 @@ class DriftSliceFinder(_SliceBase):
     def __init__(self, numeric: Iterable[str] | None = None, categorical: Iterable[str] | None = None,
                  exclude: Iterable[str] = (), n_bins: int = 4, pairs: bool = True, min_rows: int = 50,
                  max_levels: int = 20, alpha: float = 0.05, correction: str = "bh", specificity: float = 0.8,
-                 top: int = 10, confidence: float = 0.95):
+                 top: int = 10, confidence: float = 0.95, max_features: int = 20):
         self.numeric = numeric
         self.categorical = categorical
         self.exclude = exclude
@@ -426,6 +496,7 @@ class DriftSliceFinder(_SliceBase):
         self.specificity = specificity
         self.top = top
         self.confidence = confidence
+        self.max_features = max_features
 
     @classmethod
     def from_params(cls, params, numeric=None, categorical=None, **kwargs) -> "DriftSliceFinder":
@@ -435,17 +506,32 @@ class DriftSliceFinder(_SliceBase):
 
     def fit(self, reference: pd.DataFrame) -> "DriftSliceFinder":
         self._fit_levels(reference, [])
-        codes = self._codes(reference, "reference")
+        self.reference_codes_ = self._codes(reference, "reference")
         self.n_reference_ = len(reference)
-        self.reference_ = {key: int(mask.sum()) for key, _, _, mask in _masks(self.levels_, codes, self.pairs)}
+        pairs = self.pairs and not self._wide  # wide tables: pair counts once screened (see score)
+        self.reference_ = {key: int(mask.sum()) for key, _, _, mask in
+                           _masks(self.levels_, self.reference_codes_, pairs)}
         return self
+
+    def _searched(self, codes: dict[str, np.ndarray], n_c: int) -> tuple[list, int, str | None]:
+        if not self._wide:
+            return self.levels_, 0, None
+        strength = {lv.feature: max((abs(int((codes[lv.feature] == i).sum()) / max(n_c, 1)
+                                         - self.reference_.get((lv.feature, i), 0) / self.n_reference_)
+                                     for i in range(len(lv.all_labels))), default=0.0) for lv in self.levels_}
+        levels, screened, note = self._screen(strength)
+        if self.pairs:
+            for key, _, _, mask in _masks(levels, self.reference_codes_, True, singles=False):
+                self.reference_.setdefault(key, int(mask.sum()))
+        return levels, screened, note
 
     def score(self, current: pd.DataFrame) -> SliceReport:
         codes = self._codes(current, "current")
         n_r, n_c = self.n_reference_, len(current)
         zq = stats.norm.isf((1 - self.confidence) / 2)
+        levels, screened, note = self._searched(codes, n_c)
         rows = []
-        for key, name, cond, mask in _masks(self.levels_, codes, self.pairs):
+        for key, name, cond, mask in _masks(levels, codes, self.pairs):
             k_r, k_c = self.reference_.get(key, 0), int(mask.sum())
             if max(k_r, k_c) < self.min_rows or n_c == 0:
                 continue
@@ -459,12 +545,12 @@ class DriftSliceFinder(_SliceBase):
                          "change_upper": change + zq * se, "lift": p_c / p_r if p_r > 0 else float("inf"),
                          "p_value": float(2 * stats.norm.sf(abs(change) / se0)) if se0 > 0 else 1.0,
                          "conditions": cond, "abs_change": abs(change)})
-        _finish(rows, self.correction, self.alpha, "abs_change")
+        _finish(rows, self.correction, self.alpha, "abs_change", screened)
         for r in rows:
             r["log_lift"] = float(np.log(r["lift"])) if r["lift"] > 0 else float("-inf")
         rows = _rank(rows, self.specificity, "log_lift")
-        return SliceReport(DRIFT, _table(rows, DRIFT_COLUMNS), len(rows), self.alpha, self.correction,
-                           None, self.top, {"n_reference": n_r, "n_current": n_c})
+        return SliceReport(DRIFT, _table(rows, DRIFT_COLUMNS), len(rows) + screened, self.alpha, self.correction,
+                           None, self.top, {"n_reference": n_r, "n_current": n_c}, note)
 
 
 # -- champion vs challenger -----------------------------------------------------------------------

@@ -255,3 +255,26 @@ def test_sorted_positions_equal_a_full_searchsorted(r, c):
 
     r, c = np.sort(r).astype(float), np.sort(c).astype(float)
     np.testing.assert_array_equal(sorted_positions(r, c), r.searchsorted(c, "left"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", None, "inf"]), min_size=0, max_size=60),
+       st.lists(st.sampled_from(["a", "b", "e", "c"]), max_size=4, unique=True),
+       st.sampled_from([None, ["b", "a"], ["x", "c", "a"]]), st.integers(1, 8))
+def test_encode_of_a_categorical_equals_encode_of_its_values(values, unused, ref_keys, head):
+    """Parquet text arrives as pandas categoricals: the code path via their codes must give the very
+    codes and keys (in order) that factorizing the values gives, with unused categories, nulls, inf
+    and categories first seen after the head."""
+    from driftlib.drift.stats.samples import _encode_categorical
+
+    raw = [np.inf if v == "inf" else v for v in values]
+    cats = list(dict.fromkeys([v for v in raw if v is not None] + unused))
+    cat = pd.Series(pd.Categorical(raw, categories=cats[::-1]))
+    ref = None if ref_keys is None else np.array(ref_keys, dtype=object)
+    expected_codes, expected_keys = encode(pd.Series(raw, dtype=object), ref)
+    got_codes, got_keys = _encode_categorical(cat, ref, head=head)
+    np.testing.assert_array_equal(got_codes, expected_codes)
+    assert got_codes.dtype == expected_codes.dtype
+    assert list(got_keys) == list(expected_keys)
+    got_codes, got_keys = encode(cat, ref)
+    np.testing.assert_array_equal(got_codes, expected_codes)

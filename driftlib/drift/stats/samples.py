@@ -194,6 +194,8 @@ def encode(values, reference_keys: np.ndarray | None = None) -> tuple[np.ndarray
     counts line up with the reference without another hash pass.
     """
     s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return _encode_categorical(s, reference_keys)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object)
     codes = _drop_inf(codes.astype(np.int64, copy=False), uniques)
@@ -203,8 +205,36 @@ def encode(values, reference_keys: np.ndarray | None = None) -> tuple[np.ndarray
     unseen = np.flatnonzero(pos < 0)
     pos[unseen] = len(reference_keys) + np.arange(unseen.size)
     keys = np.concatenate((np.asarray(reference_keys, dtype=object), uniques[unseen]))
-    mapped = np.where(codes >= 0, pos[np.maximum(codes, 0)], -1)
-    return mapped, keys
+    lookup = np.append(pos, -1).astype(np.int64, copy=False)  # the last slot answers code -1 (null)
+    return lookup[codes], keys
+
+
+def _encode_categorical(s: pd.Series, reference_keys: np.ndarray | None,
+                        head: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+    """`encode` of a pandas categorical (how Parquet text is read) from its small integer codes: the
+    same keys in the same order (first appearance, as `pd.factorize`) and the same codes, through one
+    lookup per row instead of hashing every value again."""
+    codes = s.cat.codes.to_numpy()
+    categories = np.asarray(s.cat.categories, dtype=object)
+    present = np.flatnonzero(np.bincount(codes.astype(np.int64) + 1, minlength=len(categories) + 1)[1:])
+    order = pd.unique(codes[:head])
+    order = order[order >= 0]
+    if order.size < present.size:  # a category first appears past the head: order them all
+        order = pd.unique(codes)
+        order = order[order >= 0]
+    uniques = categories[order]
+    position = np.arange(order.size, dtype=np.int64)
+    position[_drop_inf(position, uniques) < 0] = -1
+    keys = uniques
+    if reference_keys is not None:
+        pos = pd.Index(reference_keys, dtype=object).get_indexer(pd.Index(uniques, dtype=object))
+        unseen = np.flatnonzero(pos < 0)
+        pos[unseen] = len(reference_keys) + np.arange(unseen.size)
+        keys = np.concatenate((np.asarray(reference_keys, dtype=object), uniques[unseen]))
+        position = np.where(position >= 0, pos, -1)
+    lookup = np.full(len(categories) + 1, -1, dtype=np.int64)  # the last slot answers code -1 (null)
+    lookup[order] = position
+    return lookup[codes], keys
 
 
 def sample(values, kind: str):

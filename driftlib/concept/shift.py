@@ -315,24 +315,55 @@ class CovariateShiftCheck:
         self.drift_share = drift_share
 
     def fit(self, reference: pd.DataFrame) -> "CovariateShiftCheck":
-        """Prepare the reference side once: the analyzer scores every timeline window against it."""
-        self.ref_values_ = {c: pd.to_numeric(reference[c], errors="coerce").dropna() for c in self.numeric}
+        """Prepare the reference side once (sorted values, category counts): the analyzer scores every
+        timeline window against it, so a wide table must not redo per-column work per window."""
+        values = _numeric_matrix(reference, self.numeric)
+        self.ref_sorted_ = [np.sort(v[~np.isnan(v)]) for v in values.T]
         self.ref_counts_ = {c: _counts(reference[c]) for c in self.categorical}
         return self
 
     def score(self, window: pd.DataFrame) -> CovariateResult:
         level = self.alpha / max(1, len(self.numeric) + len(self.categorical))
-        cols = []
-        for col in self.numeric:
-            a = self.ref_values_[col]
-            b = pd.to_numeric(window[col], errors="coerce").dropna()
-            p = float(stats.ks_2samp(a, b, method="asymp").pvalue) if len(a) and len(b) else 1.0
-            cols.append({"column": col, "test": "ks", "p_value": p, "drifted": p < level})
+        p_values = ks_asymp_pvalues(self.ref_sorted_, _numeric_matrix(window, self.numeric))
+        cols = [{"column": col, "test": "ks", "p_value": float(p), "drifted": bool(p < level)}
+                for col, p in zip(self.numeric, p_values)]
         for col in self.categorical:
             p = _chi2_p(self.ref_counts_[col], _counts(window[col]))
             cols.append({"column": col, "test": "chi2", "p_value": p, "drifted": p < level})
         share = float(np.mean([c["drifted"] for c in cols])) if cols else 0.0
         return CovariateResult(share_drifted=share, drifted=bool(cols) and share >= self.drift_share, columns=cols)
+
+
+def _numeric_matrix(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """rows x columns as floats, text that is not a number as NaN (one conversion, not one per column)."""
+    if not columns:
+        return np.empty((len(df), 0))
+    try:
+        return df[columns].to_numpy(dtype=float)
+    except (ValueError, TypeError):
+        return np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in columns])
+
+
+def ks_asymp_pvalues(ref_sorted: list[np.ndarray], current: np.ndarray) -> np.ndarray:
+    """Two-sided two-sample KS p-values, column by column: `scipy.stats.ks_2samp(a, b, method="asymp")`
+    (the same statistic and Smirnov's `kstwo` tail, tested equal) with the reference sorted once and one
+    vectorised tail call; NaNs are left out, an empty side gives p = 1."""
+    d = np.zeros(len(ref_sorted))
+    en = np.ones(len(ref_sorted))
+    empty = np.zeros(len(ref_sorted), dtype=bool)
+    for j, a in enumerate(ref_sorted):
+        col = current[:, j]
+        b = np.sort(col[~np.isnan(col)])
+        if not len(a) or not len(b):
+            empty[j] = True
+            continue
+        both = np.concatenate([a, b])
+        diff = np.searchsorted(a, both, side="right") / len(a) - np.searchsorted(b, both, side="right") / len(b)
+        d[j] = np.max(np.abs(diff))
+        m, n = sorted([float(len(a)), float(len(b))], reverse=True)
+        en[j] = np.round(m * n / (m + n))
+    p = np.clip(stats.kstwo.sf(d, en), 0, 1) if len(d) else d
+    return np.where(empty, 1.0, p)
 
 
 def _counts(s: pd.Series) -> pd.Series:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from driftlib.drift.engines.summaries import NumericSummary
 from driftlib.drift.stats import CategoricalSample
@@ -72,6 +71,8 @@ def _sorted(s: NumericSummary) -> tuple[np.ndarray, np.ndarray]:
 def wasserstein_exact(ref: NumericSummary, cur: NumericSummary) -> float:
     rv, rc = _sorted(ref)
     cv, cc = _sorted(cur)
+    from scipy import stats  # ~0.5 s: only where a summary is scored, not at `driftlib drift` start
+
     return float(stats.wasserstein_distance(rv, cv, rc, cc)) / max(ref.std, 0.001)
 
 
@@ -106,6 +107,8 @@ def ks_exact(ref: NumericSummary, cur: NumericSummary) -> float:
     rv, rc = _sorted(ref)
     cv, cc = _sorted(cur)
     if max(ref.n, cur.n) <= KS_EXACT_N:  # small enough to hand scipy the values themselves
+        from scipy import stats
+
         return float(stats.ks_2samp(np.repeat(rv, rc), np.repeat(cv, cc))[1])
     support = np.union1d(rv, cv)
     fr = np.cumsum(rc)[np.maximum(rv.searchsorted(support, "right") - 1, 0)] * (support >= rv[0]) / ref.n
@@ -116,6 +119,8 @@ def ks_exact(ref: NumericSummary, cur: NumericSummary) -> float:
 def _ks_p(d: float, n: int, m: int) -> float:
     """scipy's asymptotic two-sided p-value for D (`ks_2samp`, method 'asymp')."""
     en = n * m / (n + m)
+    from scipy import stats
+
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1))
 
 

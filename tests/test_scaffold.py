@@ -55,3 +55,16 @@ def test_what_cannot_be_inferred_is_asked_for_in_one_line(tmp_path, frame, flag,
     frame.to_csv(data, index=False)
     res = CliRunner().invoke(app, ["init", "--data", str(data), "--out", str(tmp_path / "p.yaml"), *flag])
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+
+
+def test_retraining_minimum_fits_the_retraining_window(tmp_path):
+    """~12 rows a day over two years: init wrote min_train_rows = 1000 beside a 60-day retraining window
+    (~740 rows), so every retraining was refused for too few rows."""
+    rng = np.random.default_rng(0)
+    n = 9000
+    t = pd.Timestamp("2019-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 730, n)), "D")
+    df = pd.DataFrame({"applied_at": t.strftime("%Y-%m-%d"), "x": rng.normal(size=n), "funded": rng.integers(0, 2, n)})
+    df.to_csv(tmp_path / "a.csv", index=False)
+    p = scaffold.plan(tmp_path / "a.csv", target="funded")
+    assert p.min_train_rows <= p.rows_per_day * p.retrain_window_days / 2
+    assert p.min_train_rows + p.min_holdout_rows <= p.rows_per_day * (p.retrain_window_days + p.holdout_days)

@@ -71,15 +71,21 @@ class Plan:
         return int(max(60, self.window_days * 8, self.cadence_days * 3))
 
     @property
+    def rows_per_day(self) -> float:
+        return self.n_rows / max((self.last - self.first).days, 1)
+
+    @property
     def min_holdout_rows(self) -> int:
-        per_day = self.n_rows / max((self.last - self.first).days, 1)
-        return int(max(20, min(500, per_day * self.holdout_days // 2)))
+        return int(max(20, min(500, self.rows_per_day * self.holdout_days // 2)))
 
     @property
     def min_train_rows(self) -> int:
+        """Half of what the initial training period holds, and never more than half of what a retraining
+        window (`retrain_window_days`) holds: otherwise every retraining is refused for too few rows."""
         share = (self.train_end - self.first) / max(self.last - self.first, pd.Timedelta(days=1))
         n_train = self.n_rows * share
-        return int(max(30, min(1000, n_train // 2)))
+        n_window = self.rows_per_day * self.retrain_window_days
+        return int(max(30, min(1000, n_train // 2, n_window // 2)))
 
     @property
     def first_run_date(self) -> str:

@@ -51,3 +51,18 @@ def test_headline_and_full_table(world, tmp_path):
     name = S.save_table(drift, ranked, tmp_path)
     table = pd.read_csv(tmp_path / name)
     assert set(table["column"]) >= set(cur.columns) and table["rank"].iloc[0] == 1
+
+
+def test_window_notes_list_the_earliest_drifts_only_on_wide_tables():
+    """On a 1,500-column table 'When did the drift begin' listed 220 lines, one per drifted feature."""
+    rng = np.random.default_rng(2)
+    cols = [f"f{i:02d}" for i in range(40)]
+    ref = pd.DataFrame(rng.normal(size=(400, 40)), columns=cols)
+    cur = pd.DataFrame(rng.normal(size=(400, 40)), columns=cols)
+    cur.iloc[200:, :30] += 2.0  # 30 features drift in the second window
+    cur["ts"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(400) // 200, "D")
+    windowed = DriftDetector(numeric=cols).fit(ref).score_windows(cur, "ts", "1D", min_rows=50)
+    notes = S.window_notes(windowed, "1D", 50, top=10)
+    n_first = int(windowed.first_drift().notna().sum())
+    assert n_first >= 30 and notes.count("first drifted") == 10 and f"and {n_first - 10} more features" in notes
+    assert "02 Jan 2024" in notes

@@ -122,12 +122,17 @@ def bullets(drift, n_reference: int, drift_share: float, importance: Importance)
     return lines
 
 
-def window_notes(windowed, window: str, min_rows: int) -> str:
+def window_notes(windowed, window: str, min_rows: int, top: int = 10) -> str:
+    """The windows in one line, then when each feature first drifted: the `top` earliest only (a wide
+    table would list hundreds), with a count of the rest."""
     w = windowed.windows
-    first = windowed.first_drift().dropna()
+    first = windowed.first_drift().dropna().sort_values(kind="stable")
     notes = [f"{len(w)} windows of {window}; {int((w['status'] != 'ok').sum())} with fewer than "
              f"{min_rows} predictions; {int(w['dataset_drift'].eq(True).sum())} with dataset drift."]
-    notes += [f"- `{col}` first drifted in the window starting {when:%d %b %Y}" for col, when in first.items()]
+    notes += [f"- `{col}` first drifted in the window starting {when:%d %b %Y}"
+              for col, when in first.head(top).items()]
+    if len(first) > top:
+        notes.append(f"- … and {len(first) - top} more features (the heatmap shows the most drifted)")
     return "\n".join(notes)
 
 

@@ -170,6 +170,8 @@ class ConceptConfig(Strict):
     tests: list[str] = Field(["calibration", "features"], description="concept tests (Bonferroni-combined)")
     learner: str = Field("hgb", description="model of P(y|x) in the concept test (see driftlib.concept.shift)")
     reference_ratio: float = Field(2.0, gt=0, description="reference rows per labelled window row in the test")
+    max_features: int = Field(50, ge=1, description="wide tables: the concept test models P(y|x) on this many "
+                              "features, those most associated with the target on the reference")
     test_windows: bool = Field(True, description="also run the concept test on every timeline window")
     history_days: int | None = Field(365, ge=1, description="the timeline and change detectors look back this "
                                      "far before the run date (null: all history); bounds a run's cost as the log grows")

@@ -19,7 +19,7 @@ from driftlib.performance.metrics import DEFAULTS, Rows, bootstrap, get_metric, 
 from driftlib.concept.onset import OnsetDetector
 from driftlib.concept.report import ConceptReport, headline
 from driftlib.concept.shift import (CalibrationShiftTest, ConceptShiftTest, CovariateShiftCheck, feature_frame,
-                                    make_learner)
+                                    make_learner, screen_features)
 from driftlib.performance.slices import slice_drops
 from driftlib.config import Params
 from driftlib.core.errors import ConfigError, InputError, NotFittedError
@@ -134,6 +134,8 @@ class ConceptDriftAnalyzer:
             self.estimator_.fit(ref[self.score_col_].to_numpy(float), self._y(ref))
         self.covariate_ = CovariateShiftCheck(self.numeric_, self.categorical_, self.cfg.alpha,
                                               self.params.drift.drift_share).fit(ref)
+        self.concept_features_ = screen_features(ref, self._y(ref), self.numeric_, self.categorical_, self.task,
+                                                 self.cfg.max_features)
         return self
 
     def _degradation_metrics(self) -> list:
@@ -380,9 +382,11 @@ class ConceptDriftAnalyzer:
             test = CalibrationShiftTest(self.task, level).fit(ref[col].to_numpy(float), self._y(ref))
             out["calibration"] = test.score(lab[col].to_numpy(float), self._y(lab)).to_dict()
         if "features" in names:
-            X_ref, X_win = feature_frame([ref, lab], self.numeric_, self.categorical_)
+            X_ref, X_win = feature_frame([ref, lab], *self.concept_features_)
             test = ConceptShiftTest(self.task, self.cfg.learner, level, 2, self.cfg.reference_ratio, self.seed)
-            out["features"] = test.fit(X_ref, self._y(ref)).score(X_win, self._y(lab)).to_dict()
+            out["features"] = {**test.fit(X_ref, self._y(ref)).score(X_win, self._y(lab)).to_dict(),
+                               "n_features": X_ref.shape[1],  # < all features on wide tables (max_features)
+                               "n_features_total": len(self.numeric_) + len(self.categorical_)}
         return out
 
     # -- history-wide views ------------------------------------------------------------------------

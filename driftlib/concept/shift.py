@@ -127,6 +127,36 @@ def make_learner(name: str, task: str, random_state: int):
     return LEARNERS[name](task, random_state)
 
 
+def screen_features(reference: pd.DataFrame, y, numeric: list[str], categorical: list[str], task: str,
+                    max_features: int) -> tuple[list[str], list[str]]:
+    """The `max_features` features most associated with the target on the reference (univariate
+    p-values: ANOVA F / F-regression for numbers, chi-square / one-way ANOVA for categories), in their
+    original order; all of them when there are no more. A model of P(y|x) on 1,500 columns fitted per
+    timeline window costs minutes and gains little over the features that carry the signal."""
+    if len(numeric) + len(categorical) <= max_features:
+        return list(numeric), list(categorical)
+    from sklearn.feature_selection import f_classif, f_regression
+
+    y = np.asarray(y, dtype=float)
+    p = {}
+    if numeric:
+        X = np.nan_to_num(pd.DataFrame({c: pd.to_numeric(reference[c], errors="coerce") for c in numeric})
+                          .to_numpy(float), nan=0.0)
+        with np.errstate(all="ignore"):
+            p.update(zip(numeric, (f_regression if task == "regression" else f_classif)(X, y)[1]))
+    for col in categorical:
+        groups = reference[col].astype("string").fillna("<NA>").to_numpy()
+        if task == "regression":
+            parts = [y[groups == g] for g in np.unique(groups)]
+            p[col] = float(stats.f_oneway(*parts).pvalue) if len(parts) > 1 else 1.0
+        else:
+            table = pd.crosstab(groups, y).to_numpy(float)
+            p[col] = float(stats.chi2_contingency(table).pvalue) if min(table.shape) > 1 else 1.0
+    order = sorted(p, key=lambda c: (np.nan_to_num(p[c], nan=1.0), [*numeric, *categorical].index(c)))
+    keep = set(order[:max_features])
+    return [c for c in numeric if c in keep], [c for c in categorical if c in keep]
+
+
 def feature_frame(frames: list[pd.DataFrame], numeric: list[str], categorical: list[str]) -> list[pd.DataFrame]:
     """Same dtypes and categories in every frame: floats, and categoricals capped at 250 levels."""
     out = [f[[*numeric, *categorical]].copy() for f in frames]

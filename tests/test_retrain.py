@@ -265,18 +265,68 @@ def test_register_artifact_imports_user_model(tmp_path):
 def test_vectorised_bootstrap_auc_equals_sklearn_on_the_same_resamples():
     from sklearn.metrics import roc_auc_score
 
-    from driftlib.models.training import resample_counts, weighted_auc
+    from driftlib.performance.metrics import METRICS, Rows, bootstrap_weights
 
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 700)
     s = np.round(y * 0.5 + rng.normal(size=700), 1)  # rounded: many ties
     idx = rng.integers(0, 700, (20, 700))
     counts = np.stack([np.bincount(i, minlength=700) for i in idx])
-    fast = weighted_auc(y, s, counts)
+    rows = Rows.of(s, (s >= 0.5).astype(float))
+    fast = METRICS["roc_auc"](y, counts, rows)
     slow = [roc_auc_score(y[i], s[i]) for i in idx]
     np.testing.assert_allclose(fast, slow, rtol=1e-12)
-    counts = resample_counts(700, 50, np.random.default_rng(0))
+    counts = bootstrap_weights(np.random.default_rng(0), 50, 700)
     assert counts.shape == (50, 700) and (counts.sum(axis=1) == 700).all()
     single = np.zeros((1, 700), dtype=int)
     single[0, np.flatnonzero(y == 1)[:5]] = 1
-    assert np.isnan(weighted_auc(y, s, single)[0])
+    assert np.isnan(METRICS["roc_auc"](y, single, rows)[0])
+
+
+def _sklearn_gate_metrics():
+    from sklearn import metrics as skm
+
+    cut = lambda f: lambda y, s: f(y, (s >= 0.5).astype(int))  # noqa: E731
+    return {"roc_auc": skm.roc_auc_score, "average_precision": skm.average_precision_score,
+            "log_loss": lambda y, s: skm.log_loss(y, s, labels=[0, 1]), "brier": skm.brier_score_loss,
+            "accuracy": cut(skm.accuracy_score), "f1": cut(lambda y, p: skm.f1_score(y, p, zero_division=0)),
+            "rmse": skm.root_mean_squared_error, "mae": skm.mean_absolute_error, "r2": skm.r2_score}
+
+
+def test_gate_metrics_equal_scikit_learn_on_the_holdout_and_on_each_resample():
+    """The gate scores with driftlib.performance's weighted metrics; they are sklearn's numbers."""
+    from driftlib.core.contracts import GATE_METRICS
+    from driftlib.models.gate import METRICS, bootstrap_delta, metric_value
+
+    reference = _sklearn_gate_metrics()
+    assert set(reference) == set(METRICS) == set(GATE_METRICS)
+    rng = np.random.default_rng(11)
+    n = 501
+    y = rng.integers(0, 2, n)
+    a = np.round(1 / (1 + np.exp(-(y * 0.4 + rng.normal(0, 1, n)))), 2)  # rounded: ties
+    b = 1 / (1 + np.exp(-(y * 0.9 + rng.normal(0, 1, n))))
+    yr = rng.normal(size=n)
+    ra, rb = yr + rng.normal(0, 1, n), yr + rng.normal(0, 0.7, n)
+    idx = np.random.default_rng(0).integers(0, n, (40, n))  # the resamples bootstrap_delta(seed=0) draws
+    for name, sk in reference.items():
+        yy, sa, sb = (yr, ra, rb) if METRICS[name].task == "regression" else (y, a, b)
+        assert metric_value(name, yy, sa) == pytest.approx(sk(yy, sa), abs=1e-12), name
+        better = METRICS[name].higher_is_better
+        deltas = [(sk(yy[i], sb[i]) - sk(yy[i], sa[i])) * (1 if better else -1) for i in idx]
+        expected = np.quantile(deltas, [0.05, 0.95])
+        got = bootstrap_delta(name, yy, sa, sb, n_bootstrap=40, confidence=0.9, seed=0)
+        np.testing.assert_allclose(got, expected, atol=1e-12, err_msg=name)
+
+
+def test_gate_metric_edge_cases_follow_scikit_learn():
+    from driftlib.models.gate import metric_value
+
+    assert metric_value("f1", np.zeros(10), np.zeros(10)) == 0.0  # zero_division=0
+    assert metric_value("r2", np.ones(10), np.ones(10)) == 1.0
+    assert metric_value("r2", np.ones(10), np.zeros(10)) == 0.0
+    assert np.isnan(metric_value("r2", [1.0], [1.0]))
+    assert np.isnan(metric_value("roc_auc", np.ones(5), np.linspace(0, 1, 5)))
+    assert np.isnan(metric_value("average_precision", np.zeros(5), np.linspace(0, 1, 5)))
+    assert np.isnan(metric_value("brier", [], []))
+    with pytest.raises(ConfigError, match="field 'retrain.metric': unknown metric 'auc'"):
+        metric_value("auc", [0, 1], [0.2, 0.8])

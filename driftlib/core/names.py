@@ -1,11 +1,13 @@
 """Components chosen by name in params (estimators, learners, metrics, stat tests, sinks, …).
 
 One small helper instead of ten dict-plus-error-message copies: a name that is not registered is a
-`ConfigError` naming the params field and the choices, raised when params load, not mid-run.
+one-line `ConfigError` naming the params field, the kind of component and the choices
+("field 'model.estimator': unknown estimator 'xgboost' (choose from ...)"), raised when params load
+(`workbench.preflight`), not mid-run.
 """
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, Mapping, TypeVar
 
 from driftlib.core.errors import ConfigError
 
@@ -13,25 +15,39 @@ T = TypeVar("T")
 
 
 class Names(Generic[T]):
-    """A registry of components by name, for one params field (e.g. 'model.estimator')."""
+    """A registry of components by name, for one params field (e.g. 'model.estimator').
 
-    def __init__(self, field: str, items: dict[str, T] | None = None):
-        self.field, self._items = field, dict(items or {})
+    Reads like a read-only dict (`in`, iteration in registration order, `[name]`, `items()`), except
+    that an unknown name is the field's `ConfigError`, never a `KeyError`.
+    """
+
+    def __init__(self, field: str, items: Mapping[str, T] | None = None, *, kind: str = "name"):
+        self.field, self.kind, self._items = field, kind, dict(items or {})
 
     def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: `@NAMES.register("jsonl") class JsonlSink: ...`."""
         def add(obj: T) -> T:
             self._items[name] = obj
             return obj
         return add
 
-    def get(self, name: str, field: str | None = None) -> T:
+    def error(self, name: object, field: str | None = None, source: str | None = None) -> ConfigError:
+        where = f"{source}: " if source else ""
+        return ConfigError(f"{where}field '{field or self.field}': unknown {self.kind} '{name}' "
+                           f"(choose from {', '.join(sorted(self._items))})")
+
+    def get(self, name: str, field: str | None = None, source: str | None = None) -> T:
+        """The component called `name`; `field` names the params field when it is not `self.field`
+        (e.g. 'drift.columns.x.method'), `source` the params file the message starts with."""
         if name not in self._items:
-            raise ConfigError(f"field '{field or self.field}': unknown name '{name}' "
-                              f"(choose from {', '.join(sorted(self._items))})")
+            raise self.error(name, field, source)
         return self._items[name]
 
-    def check(self, name: str, field: str | None = None) -> None:
-        self.get(name, field)
+    def check(self, name: str, field: str | None = None, source: str | None = None) -> None:
+        self.get(name, field, source)
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
@@ -41,3 +57,15 @@ class Names(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def keys(self):
+        return self._items.keys()
+
+    def items(self):
+        return self._items.items()
+
+    def values(self):
+        return self._items.values()
+
+    def __repr__(self) -> str:
+        return f"Names({self.field!r}, {list(self._items)!r})"

@@ -1,63 +1,57 @@
-"""Metrics and the champion/challenger comparison and gate.
+"""The champion/challenger comparison and gate, on the metrics of `driftlib.performance`.
 
 Both models are scored on the same time-ordered holdout; the gate promotes only a challenger
 better by a margin whose paired bootstrap interval excludes zero and that is not worse on any
-monitored slice beyond the tolerance.
+monitored slice beyond the tolerance. The metric vocabulary, the (weighted) metrics, the paired
+bootstrap, the interval and the per-slice comparison are `driftlib.performance`'s; this module adds
+the gate's conventions (0/1 predictions at 0.5, F1 of 0 where it divides by zero, any defined
+replicate counts) and its decision.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Callable
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (accuracy_score, average_precision_score, brier_score_loss, f1_score,
-                             log_loss, mean_absolute_error, r2_score, roc_auc_score,
-                             root_mean_squared_error)
 
-from driftlib.core.errors import ConfigError
+from driftlib.performance.metrics import GATE_METRICS as METRICS
+from driftlib.performance.metrics import Metric, Rows, gate_metric, interval, paired_bootstrap
+from driftlib.performance.slices import compare_slices
+
+__all__ = ["METRICS", "Metric", "Comparison", "get_metric", "metric_value", "bootstrap_delta", "slice_table",
+           "fallback_metric", "compare", "gate", "why_rejected"]
+
+ZERO_DIVISION = {"f1": 0.0}  # sklearn's f1_score(zero_division=0): no positives and none predicted
 
 
 # -- metrics ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Metric:
-    func: Callable[[np.ndarray, np.ndarray], float]
-    higher_is_better: bool = True
-    threshold: bool = False  # computed on 0/1 predictions rather than scores
-    task: str = "classification"
-
-
-def _binary(f):
-    return lambda y, s: f(y, (s >= 0.5).astype(int))
-
-
-METRICS: dict[str, Metric] = {
-    "roc_auc": Metric(roc_auc_score),
-    "average_precision": Metric(average_precision_score),
-    "log_loss": Metric(lambda y, s: log_loss(y, s, labels=[0, 1]), higher_is_better=False),
-    "brier": Metric(brier_score_loss, higher_is_better=False),
-    "accuracy": Metric(_binary(accuracy_score), threshold=True),
-    "f1": Metric(_binary(lambda y, p: f1_score(y, p, zero_division=0)), threshold=True),
-    "rmse": Metric(root_mean_squared_error, higher_is_better=False, task="regression"),
-    "mae": Metric(mean_absolute_error, higher_is_better=False, task="regression"),
-    "r2": Metric(r2_score, task="regression"),
-}
-
-
 def get_metric(name: str) -> Metric:
-    if name not in METRICS:
-        raise ConfigError(f"field 'retrain.metric': unknown metric '{name}' "
-                          f"(choose from {', '.join(METRICS)})")
-    return METRICS[name]
+    """The gate's metric called `name` (ConfigError naming 'retrain.metric' otherwise), in the gate's
+    form: F1 is 0 where it divides by zero."""
+    metric = gate_metric(name)
+    if name in ZERO_DIVISION:
+        fill, fn = ZERO_DIVISION[name], metric.fn
+        metric = replace(metric, fn=lambda y, w, rows: np.nan_to_num(fn(y, w, rows), nan=fill))
+    return metric
+
+
+def _rows(metric: Metric, scores) -> Rows:
+    """Model outputs as the metrics read them: classifiers' 0/1 predictions at 0.5."""
+    s = np.asarray(scores, dtype=float)
+    if metric.task == "regression":
+        return Rows.of(None, s)
+    return Rows.of(s, (s >= 0.5).astype(float))
+
+
+def _point(metric: Metric, y, rows: Rows) -> float:
+    return metric.point(np.asarray(y, dtype=float), rows) if len(rows) else float("nan")
 
 
 def metric_value(name: str, y, scores) -> float:
     """The metric, or NaN where it is undefined (e.g. AUC on a single class)."""
-    y, s = np.asarray(y), np.asarray(scores, dtype=float)
-    if len(y) == 0 or (name in ("roc_auc", "average_precision") and len(np.unique(y)) < 2):
-        return float("nan")
-    return float(get_metric(name).func(y, s))
+    metric = get_metric(name)
+    return _point(metric, y, _rows(metric, scores))
 
 
 # -- comparison ------------------------------------------------------------------------------------
@@ -80,86 +74,24 @@ class Comparison:
         return {**asdict(self), "ci": list(self.ci)}
 
 
-def _improvement(name: str, champion: float, challenger: float) -> float:
-    return challenger - champion if get_metric(name).higher_is_better else champion - challenger
-
-
-def resample_counts(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_bootstrap, n) how often each row is drawn in each resample with replacement."""
-    idx = rng.integers(0, n, (n_bootstrap, n)) + (np.arange(n_bootstrap)[:, None] * n)
-    return np.bincount(idx.ravel(), minlength=n_bootstrap * n).reshape(n_bootstrap, n)
-
-
-def weighted_auc(y, scores, counts: np.ndarray) -> np.ndarray:
-    """ROC AUC (Mann-Whitney, ties count half) of each row of integer row weights `counts`.
-
-    Equal to roc_auc_score on the resampled rows, computed for all resamples at once: a
-    thousand sklearn calls on a 10k-row holdout take ~15 s, this takes well under one.
-    """
-    from scipy.sparse import csr_matrix
-
-    y, scores = np.asarray(y), np.asarray(scores, float)
-    _, group = np.unique(scores, return_inverse=True)
-    n_groups = int(group.max()) + 1 if len(group) else 0
-    out = []
-    step = max(1, 4_000_000 // max(n_groups, 1))
-    for lo in range(0, counts.shape[0], step):
-        c = counts[lo:lo + step]
-        per_group = []
-        for cls in (1, 0):
-            rows = np.flatnonzero(y == cls)
-            onehot = csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), group[rows])),
-                                shape=(len(rows), n_groups))
-            per_group.append(np.asarray((onehot.T @ c[:, rows].T).T))
-        pos, neg = per_group
-        below = np.cumsum(neg, axis=1) - neg
-        num = (pos * (below + 0.5 * neg)).sum(axis=1)
-        den = pos.sum(axis=1) * neg.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(np.where(den > 0, num / np.where(den > 0, den, 1), np.nan))
-    return np.concatenate(out) if out else np.array([])
-
-
 def bootstrap_delta(metric: str, y, champion, challenger, *, n_bootstrap: int = 500,
                     confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile CI of the paired improvement: both models scored on the same resampled rows."""
-    y, a, b = np.asarray(y), np.asarray(champion, float), np.asarray(challenger, float)
-    rng = np.random.default_rng(seed)
-    if metric == "roc_auc":
-        counts = resample_counts(len(y), n_bootstrap, rng)
-        deltas = weighted_auc(y, b, counts) - weighted_auc(y, a, counts)
-    else:
-        deltas = []
-        for _ in range(n_bootstrap):
-            idx = rng.integers(0, len(y), len(y))
-            deltas.append(_improvement(metric, metric_value(metric, y[idx], a[idx]),
-                                       metric_value(metric, y[idx], b[idx])))
-    deltas = np.asarray(deltas, float)
-    deltas = deltas[np.isfinite(deltas)]
-    if not len(deltas):
+    """Percentile CI of the paired improvement: both models scored on the same resampled rows
+    (`performance.metrics.paired_bootstrap`); NaN only when no resample defines the metric."""
+    m = get_metric(metric)
+    if not len(np.asarray(y)):
         return float("nan"), float("nan")
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(deltas, [alpha, 1 - alpha])
-    return float(lo), float(hi)
+    diff = paired_bootstrap(m, y, _rows(m, champion), _rows(m, challenger), n_bootstrap,
+                            np.random.default_rng(seed))
+    return interval(m.improvement(0.0, diff), confidence, min_count=1, min_share=0.0)
 
 
 def slice_table(metric: str, y, champion, challenger, slices: pd.DataFrame | None,
                 min_rows: int) -> list[dict]:
     """Per-value comparison for each slice column, values with at least `min_rows` rows."""
-    if slices is None or slices.empty:
-        return []
-    y, a, b = np.asarray(y), np.asarray(champion, float), np.asarray(challenger, float)
-    rows = []
-    for col in slices.columns:
-        values = slices[col].astype(object).where(slices[col].notna(), "(missing)").astype(str)
-        for value, count in values.value_counts().items():
-            if count < min_rows:
-                continue
-            m = (values == value).to_numpy()
-            ca, cb = metric_value(metric, y[m], a[m]), metric_value(metric, y[m], b[m])
-            rows.append({"column": col, "value": value, "n": int(count), "champion": ca,
-                         "challenger": cb, "delta": _improvement(metric, ca, cb)})
-    return rows
+    m = get_metric(metric)
+    return compare_slices(m, np.asarray(y, dtype=float), _rows(m, champion), _rows(m, challenger), slices,
+                          min_rows, point=lambda y_, rows: _point(m, y_, rows))
 
 
 def fallback_metric(name: str) -> str:
@@ -202,7 +134,7 @@ def compare(metric: str, y, champion, challenger, *, slices: pd.DataFrame | None
         other.requested, other.fallback_reason = metric, why
         return other
     return Comparison(metric=metric, n=len(np.asarray(y)), champion=ca, challenger=cb,
-                      delta=_improvement(metric, ca, cb), ci=ci, confidence=confidence,
+                      delta=get_metric(metric).improvement(ca, cb), ci=ci, confidence=confidence,
                       slices=slice_table(metric, y, champion, challenger, slices, min_slice_rows))
 
 

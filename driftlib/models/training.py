@@ -23,7 +23,7 @@ from driftlib.core.errors import ConfigError, InputError
 from driftlib.models.estimators import (ESTIMATORS, STEP, as_str, build_estimator,  # noqa: F401
                                  fit_model, model_scores)
 from driftlib.models.gate import (METRICS, why_rejected, Comparison, Metric, bootstrap_delta, compare, gate,  # noqa: F401
-                           get_metric, metric_value, resample_counts, slice_table, weighted_auc)
+                           get_metric, metric_value, slice_table)
 from driftlib.core.clock import utc_now
 from driftlib.models.registry import Registry
 

@@ -1,7 +1,8 @@
 """Performance metrics evaluated for many weightings of the same rows at once.
 
 One code path serves point estimates, bootstrap replicates, expected values from calibrated
-probabilities (CBPE: the labels are soft, `y` = P(y=1)) and simulated-label intervals. Each metric
+probabilities (CBPE: the labels are soft, `y` = P(y=1)), simulated-label intervals and the retraining
+gate's paired champion/challenger differences (`paired_bootstrap`). Each metric
 takes `y` and `w` as (B, n) arrays (or broadcastable (1, n)) and a `Rows` holding the model outputs
 of the n rows, and returns B values. Row weights are bootstrap counts, so a replicate costs one
 matrix pass instead of a Python loop.
@@ -14,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from driftlib.core.errors import ConfigError
+from driftlib.core.names import Names
 
 EPS = 1e-15
 ECE_BINS = 10
@@ -40,6 +41,10 @@ class Rows:
         order = np.argsort(self.score, kind="mergesort")
         rows = Rows(score=self.score[order], pred=self.pred[order], is_sorted=True)
         return (rows, *(np.asarray(a)[order] for a in arrays))
+
+    def take(self, mask) -> "Rows":
+        """The rows selected by a boolean mask or index array (a slice of the table)."""
+        return Rows(score=self.score[mask], pred=self.pred[mask])
 
     def __len__(self) -> int:
         return len(self.pred)
@@ -90,6 +95,23 @@ def roc_auc(y, w, rows: Rows):
     return _ratio(num, pos.sum(axis=1) * neg.sum(axis=1))
 
 
+def average_precision(y, w, rows: Rows):
+    """Weighted average precision (step-wise area under precision-recall, ties one threshold), as
+    sklearn's average_precision_score; NaN unless both classes have weight."""
+    order, starts = rows._ties
+    pos, neg = w * y, w * (1 - y)
+    if not rows.is_sorted:
+        pos, neg = pos[:, order], neg[:, order]
+    if len(starts) < len(rows):
+        pos, neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
+    pos, neg = pos[:, ::-1], neg[:, ::-1]  # thresholds from the highest score down
+    tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    precision = np.nan_to_num(_ratio(tp, tp + fp))  # 0/0 only where pos is 0, which adds nothing
+    total_pos, total_neg = tp[:, -1], fp[:, -1]
+    ap = _ratio((pos * precision).sum(axis=1), total_pos)
+    return np.where(total_neg > 0, ap, np.nan)
+
+
 def brier(y, w, rows: Rows):
     p = rows.score
     return _mean(y * (1 - p) ** 2 + (1 - y) * p**2, w)
@@ -113,6 +135,18 @@ def rmse(y, w, rows: Rows):
     return np.sqrt(_mean((y - rows.pred) ** 2, w))
 
 
+def r2(y, w, rows: Rows):
+    """Weighted coefficient of determination, as sklearn's r2_score (constant labels: 1 if every
+    prediction is exact, else 0; NaN below two rows)."""
+    total = w.sum(axis=1)
+    mean = _ratio((w * y).sum(axis=1), total)
+    res = (w * (y - rows.pred) ** 2).sum(axis=1)
+    tot = (w * (y - mean[:, None]) ** 2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(tot != 0, 1 - res / np.where(tot != 0, tot, 1), np.where(res == 0, 1.0, 0.0))
+    return np.where(total >= 2, out, np.nan)
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -126,29 +160,45 @@ class Metric:
                                    np.atleast_2d(np.asarray(w, dtype=float)))
         return self.fn(y, w, rows)
 
+    def improvement(self, before, after):
+        """How much better `after` is than `before` (positive: better, whatever the direction)."""
+        return after - before if self.higher_is_better else before - after
+
     def point(self, y, rows: Rows) -> float:
         return float(self(y, np.ones((1, len(rows))), rows)[0]) if len(rows) else float("nan")
 
 
-METRICS: dict[str, Metric] = {m.name: m for m in [
+# The one metric vocabulary. The concept report (concept.metric, concept.metrics, ...) and the
+# retraining gate (retrain.metric) each use a part of it; core.contracts keeps the two name lists
+# params are checked against (tests/test_contracts.py holds them equal to these tables).
+CATALOGUE: dict[str, Metric] = {m.name: m for m in [
     Metric("accuracy", accuracy, True, "classification"),
     Metric("f1", f1, True, "classification"),
     Metric("roc_auc", roc_auc, True, "classification", needs_probability=True),
+    Metric("average_precision", average_precision, True, "classification", needs_probability=True),
     Metric("brier", brier, False, "classification", needs_probability=True),
     Metric("ece", ece, False, "classification", needs_probability=True),
     Metric("log_loss", log_loss, False, "classification", needs_probability=True),
     Metric("mae", mae, False, "regression"),
     Metric("rmse", rmse, False, "regression"),
+    Metric("r2", r2, True, "regression"),
 ]}
+METRICS: dict[str, Metric] = {k: CATALOGUE[k] for k in
+                              ["accuracy", "f1", "roc_auc", "brier", "ece", "log_loss", "mae", "rmse"]}
+GATE_METRICS: dict[str, Metric] = {k: CATALOGUE[k] for k in
+                                   ["roc_auc", "average_precision", "log_loss", "brier", "accuracy", "f1",
+                                    "rmse", "mae", "r2"]}
 DEFAULTS = {"classification": ["accuracy", "f1", "roc_auc", "brier", "ece"], "regression": ["mae", "rmse"]}
 
 
 def get_metric(name: str, task: str, field: str = "concept.metric") -> Metric:
-    metric = METRICS.get(name)
-    if metric is None or metric.task != task:
-        names = ", ".join(k for k, m in METRICS.items() if m.task == task)
-        raise ConfigError(f"field '{field}': unknown {task} metric '{name}' (choose from {names})")
-    return metric
+    """A concept-report metric of `task`; an unknown name is the field's ConfigError."""
+    return Names(field, {k: m for k, m in METRICS.items() if m.task == task}, kind=f"{task} metric").get(name)
+
+
+def gate_metric(name: str, field: str = "retrain.metric") -> Metric:
+    """A metric the retraining gate can decide on; an unknown name is the field's ConfigError."""
+    return Names(field, GATE_METRICS, kind="metric").get(name)
 
 
 def _chunks(total: int, n: int):
@@ -180,6 +230,18 @@ def bootstrap(metrics: list[Metric], y, rows: Rows, n_boot: int, rng: np.random.
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def paired_bootstrap(metric: Metric, y, a: Rows, b: Rows, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Replicates of `metric(b) - metric(a)` with both scored on the same resampled rows: the paired
+    difference of two models on one labelled holdout (positive: `b` has the higher metric)."""
+    y = np.asarray(y, dtype=float)[None, :]
+    n = y.shape[1]
+    out = [np.array([])]
+    for k in _chunks(n_boot, n):
+        w = bootstrap_weights(rng, k, n)
+        out.append(metric(y, w, b) - metric(y, w, a))
+    return np.concatenate(out)
+
+
 def simulate(metrics: list[Metric], prob_true, rows: Rows, n_sim: int, rng: np.random.Generator) -> dict:
     """Realized metric under labels drawn from `prob_true`: what the labels will say if it is right."""
     rows, prob_true = rows.sort(prob_true)
@@ -192,10 +254,13 @@ def simulate(metrics: list[Metric], prob_true, rows: Rows, n_sim: int, rng: np.r
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    """Percentile interval; NaN when too few replicates are defined (e.g. one class only)."""
+def interval(samples: np.ndarray, confidence: float, *, min_count: int = 10,
+             min_share: float = 0.5) -> tuple[float, float]:
+    """Percentile interval; NaN when too few replicates are defined (e.g. one class only): fewer than
+    `min_count` or than `min_share` of them."""
+    samples = np.asarray(samples, dtype=float)
     s = samples[np.isfinite(samples)]
-    if len(s) < max(10, 0.5 * len(samples)):
+    if not len(s) or len(s) < max(min_count, min_share * len(samples)):
         return float("nan"), float("nan")
     a = (1 - confidence) / 2
     lo, hi = np.quantile(s, [a, 1 - a])

@@ -1,5 +1,9 @@
-"""Where did performance drop most? Values of the categorical features, reference vs current window."""
+"""Slice comparisons: where did performance drop most (values of the categorical features, reference vs
+current window, for the concept report), and champion vs challenger per slice value on one holdout
+(the retraining gate)."""
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -44,3 +48,29 @@ def _boot(df, metric, target, score, pred, n_boot, rng):
     rows = Rows.of(None if score is None else df[score].to_numpy(float), df[pred].to_numpy(float))
     y = df[target].to_numpy(float)
     return metric.point(y, rows), bootstrap([metric], y, rows, n_boot, rng)[metric.name]
+
+
+def slice_labels(column: pd.Series) -> pd.Series:
+    """A slice column's values as text, missing values as the slice '(missing)'."""
+    return column.astype(object).where(column.notna(), "(missing)").astype(str)
+
+
+def compare_slices(metric: Metric, y, a: Rows, b: Rows, slices: pd.DataFrame | None, min_rows: int,
+                   point: Callable[[np.ndarray, Rows], float] | None = None) -> list[dict]:
+    """Two models on the same rows, per value of each slice column with at least `min_rows` rows
+    (most rows first): `point(y, rows)` of each (default `metric.point`), `delta` > 0 where `b` is better."""
+    if slices is None or slices.empty:
+        return []
+    point = point or metric.point
+    y = np.asarray(y)
+    out = []
+    for col in slices.columns:
+        values = slice_labels(slices[col])
+        for value, count in values.value_counts().items():
+            if count < min_rows:
+                continue
+            m = (values == value).to_numpy()
+            pa, pb = point(y[m], a.take(m)), point(y[m], b.take(m))
+            out.append({"column": col, "value": value, "n": int(count), "champion": pa, "challenger": pb,
+                        "delta": metric.improvement(pa, pb)})
+    return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -48,7 +49,7 @@ def test_torn_lines_and_quarantine_survive_the_cache(log):
 
 def test_a_read_only_log_folder_still_reads(log, monkeypatch):
     root, f = log
-    monkeypatch.setattr(compact.os, "replace", lambda *a: (_ for _ in ()).throw(PermissionError(13, "ro")))
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(PermissionError(13, "ro")))
     assert len(read_log(root, "predictions").frame) == 50
     assert not compact.cache_path(f).exists()
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+
+from driftlib.core.jsonio import atomic_open
 
 
 def frame_digest(df: pd.DataFrame) -> str:
@@ -70,10 +70,7 @@ class ResultCache:
 
     def _store(self, path: Path, value: Any) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
+            with atomic_open(path, "wb") as fh:
                 pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
         except OSError:  # a full or read-only disk costs speed, never the result
-            Path(tmp).unlink(missing_ok=True) if "tmp" in locals() else None
+            pass

@@ -7,13 +7,13 @@ the differential test and the benchmark compare.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import pandas as pd
 
 from driftlib.core.errors import InputError
+from driftlib.core.jsonio import atomic_path, atomic_write_text
 
 
 def _sample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -101,22 +101,11 @@ def evidently_summary(snapshot) -> dict[str, Any]:
     raise ValueError("snapshot has no DriftedColumnsCount metric (not a DataDriftPreset report)")
 
 
-def _write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
-    """`write(tmp)` beside `path`, then rename it into place: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def save_html(snapshot, path: str | Path) -> Path:
     """Write the interactive report atomically."""
-    return _write_atomic(path, lambda tmp: snapshot.save_html(str(tmp)))
+    with atomic_path(path) as tmp:
+        snapshot.save_html(str(tmp))
+    return Path(path)
 
 
 # -- snapshot files for the Evidently UI workspace (used by driftlib.monitoring.workspace) ---------------------
@@ -125,7 +114,7 @@ SNAPSHOT_FILE = "02_evidently_snapshot.json"
 
 def save_snapshot(snapshot, path: str | Path) -> Path:
     """Write Evidently's full snapshot JSON atomically (`Snapshot.dumps`: reloadable, unlike `save_json`)."""
-    return _write_atomic(path, lambda tmp: tmp.write_text(snapshot.dumps()))
+    return atomic_write_text(path, snapshot.dumps())
 
 
 def load_snapshot(path: str | Path):

@@ -11,13 +11,13 @@ aside (torn lines, quarantined records) is stored with it, so warnings survive t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from driftlib.core.jsonio import atomic_path
 
 CACHE_DIR = ".parquet"
 STAMP_KEY = b"driftlib.source"
@@ -58,14 +58,8 @@ def store(log_file: Path, table: pa.Table | None, info: dict, stamp: dict | None
     out = table if table is not None else pa.table({"_": pa.array([], pa.null())})
     out = out.replace_schema_metadata({**(out.schema.metadata or {}), STAMP_KEY: json.dumps(payload).encode()})
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{cached.name}.", suffix=".tmp", dir=cached.parent)
-        os.close(fd)
-        try:
+        with atomic_path(cached) as tmp:
             pq.write_table(out, tmp, compression="zstd")
-            os.replace(tmp, cached)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     except OSError:
         pass
 

@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,7 +32,7 @@ from filelock import FileLock
 
 from driftlib.core.errors import ConfigError, DriftlibError
 from driftlib.core.clock import utc_now
-from driftlib.core.jsonio import to_jsonable
+from driftlib.core.jsonio import atomic_open, fsync_dir, to_jsonable, write_json
 from driftlib.core.lifeline import ensure_runner_alive
 
 ARTIFACT = "model.joblib"
@@ -60,23 +59,6 @@ class RegistryEmpty(DriftlibError):
 def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(to_jsonable(data), fh, indent=2, allow_nan=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -141,9 +123,9 @@ class Registry:
                 version = self._next_version()
                 full = {**card, "version": version, "created": self._now(), "status": status,
                         "artifact": ARTIFACT, "sha256": digest, "size_bytes": size}
-                _write_json_atomic(stage / CARD, full)
+                write_json(stage / CARD, full, fsync=True)
                 os.rename(stage, self.root / version)
-                _fsync_dir(self.root)
+                fsync_dir(self.root)
         finally:
             if stage.exists():
                 shutil.rmtree(stage, ignore_errors=True)
@@ -299,20 +281,11 @@ class Registry:
         self.verify(version)
         self._step("verified")
         previous = self.current_version()
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{POINTER}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(version + "\n")
-                self._step("temp_written")
-                fh.flush()
-                os.fsync(fh.fileno())
-            self._step("fsynced")
-            os.replace(tmp, self.pointer_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self._step("replaced")
-        _fsync_dir(self.root)
+        # temp pointer (.CURRENT.*.tmp), fsynced, renamed over CURRENT, directory fsynced
+        with atomic_open(self.pointer_path, "w", fsync=True, before_replace=lambda: self._step("fsynced"),
+                         after_replace=lambda: self._step("replaced")) as fh:
+            fh.write(version + "\n")
+            self._step("temp_written")
         self._step("dir_synced")
         record = {"time": self._now(), "action": action, "version": version,
                   "previous": previous, "reason": reason}

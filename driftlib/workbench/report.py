@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets.config import Config
 
+from driftlib.core.jsonio import atomic_write_text
 from driftlib.core.contracts import DATA_DRIFT, NOTEBOOK_TABLE, NOTEBOOKS, typed_result
 from driftlib.monitoring import health
 from driftlib.workbench.tables import humanize_tables
@@ -130,7 +130,7 @@ def refresh_blocks(path: Path, **blocks: str) -> bool:
         new = _replace_block(new, name, content)
     if new == text:
         return False
-    _atomic_write(path, new)
+    atomic_write_text(path, new)
     return True
 
 
@@ -206,7 +206,7 @@ def render_notebook(notebook: str | Path, html_path: str | Path, *, title: str, 
          "thresholds": thresholds(params, typed_result(DATA_DRIFT, partial["notebooks"][1]["result"] or {})
                                   .to_dict()) if params is not None else {}}
     body, _ = _exporter().from_notebook_node(nb, resources={"driftlib": d})
-    return _atomic_write(html_path, body)
+    return atomic_write_text(html_path, body)
 
 
 def _ran_text(summary: dict) -> str:
@@ -221,13 +221,6 @@ def _ran_text(summary: dict) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 # -- the index of all runs -----------------------------------------------------------------------------
@@ -327,7 +320,7 @@ def write_index(outputs_dir: str | Path, title: str = "driftlib reports") -> Pat
     page = _env().get_template("index.html.j2").render(title=title, runs=rows, generated=_now(), short=short,
                                                        trend=jinja2.utils.markupsafe.Markup(trend))
     outputs_dir.mkdir(parents=True, exist_ok=True)
-    path = _atomic_write(outputs_dir / "index.html", page)
+    path = atomic_write_text(outputs_dir / "index.html", page)
     for folder, s in found:
         if _DATE.fullmatch(folder.name):
             refresh_nav(folder, s)
@@ -345,7 +338,7 @@ def refresh_nav(run_dir: Path, summary: dict, *, force: bool = False) -> None:
     for page in _pages(summary):
         refresh_blocks(run_dir / page, nav=nav_html(outputs_dir, prev, nxt, page))
     try:
-        _atomic_write(run_dir / NAV_FILE, json.dumps(state))
+        atomic_write_text(run_dir / NAV_FILE, json.dumps(state))
     except OSError:
         pass
 
@@ -373,11 +366,11 @@ def write_run_index(run_dir: str | Path, summary: dict[str, Any]) -> Path:
         run=row, generated=_now(), verdicts=jinja2.utils.markupsafe.Markup(_block("verdicts", verdicts)),
         nav=jinja2.utils.markupsafe.Markup(_block("nav", nav_html(outputs_dir, prev, nxt, "index.html"))),
         warnings=row["warnings"])
-    path = _atomic_write(run_dir / "index.html", page)
+    path = atomic_write_text(run_dir / "index.html", page)
     for name in _pages(summary)[1:]:
         refresh_blocks(run_dir / name, verdicts=verdicts, nav=nav_html(outputs_dir, prev, nxt, name))
     try:
-        _atomic_write(run_dir / NAV_FILE, json.dumps({"prev": prev, "next": nxt}))
+        atomic_write_text(run_dir / NAV_FILE, json.dumps({"prev": prev, "next": nxt}))
     except OSError:
         pass
     return path

@@ -181,7 +181,8 @@ def test_wide_table_screens_features_and_still_ranks_the_planted_segment_first(p
     assert report.rank_of(planted) == 1 and report.table.iloc[0]["significant"]
     searched = {cond["feature"] for conds in report.table["conditions"] for cond in conds}
     assert len(searched) <= 20 and ({"c", "x1"} if pair else {"c"}) <= searched
-    assert report.n_tested > len(report.table) and "max_features" in report.note
+    assert report.n_tested == len(report.table) and report.screened > 10 * report.n_tested
+    assert "max_features" in report.note and report.to_dict()["n_slices_screened_out"] == report.screened
     assert report.to_dict()["note"] == report.note
 
 

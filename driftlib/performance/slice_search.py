@@ -161,6 +161,7 @@ class SliceReport:
     top: int = 10
     overall: dict = field(default_factory=dict)
     note: str | None = None
+    screened: int = 0  # slices of a full search a wide-table screen left out (counted in the correction)
 
     @property
     def significant(self) -> pd.DataFrame:
@@ -175,7 +176,9 @@ class SliceReport:
     def headline(self) -> str:
         sig = self.significant
         if not len(sig):
-            return f"No slice stands out ({self.n_tested} slices tested, {self.correction} at {self.alpha:g})."
+            left = f", {self.screened:,} more screened out" if self.screened else ""
+            return (f"No slice stands out ({self.n_tested:,} slices tested{left}, {self.correction} at "
+                    f"{self.alpha:g}).")
         r = sig.iloc[0]
         share = f"{r['share_current']:.0%} of traffic"
         if self.mode == DEGRADATION:
@@ -192,6 +195,7 @@ class SliceReport:
     def to_dict(self) -> dict[str, Any]:
         shown = self.table.head(self.top)
         out = {"mode": self.mode, "metric": self.metric, "n_slices_tested": self.n_tested,
+               "n_slices_screened_out": self.screened,
                "n_significant": int(len(self.significant)), "correction": self.correction, "alpha": self.alpha,
                "overall": to_jsonable(self.overall), "top_slices": to_jsonable(shown.to_dict("records")),
                "headline": self.headline, "note": self.note}
@@ -452,8 +456,8 @@ class SliceFinder(_SliceBase):
                    "current": self.metric_.point(y[keep], Rows.of(None if score is None else score[keep],
                                                                   pred[keep])) if keep.any() else None,
                    "n_labelled": int(keep.sum()), "n_rows": int(len(current))}
-        return SliceReport(DEGRADATION, _table(rows, DEGRADATION_COLUMNS), len(rows) + screened, self.alpha,
-                           self.correction, self.metric_.name, self.top, overall, note)
+        return SliceReport(DEGRADATION, _table(rows, DEGRADATION_COLUMNS), len(rows), self.alpha,
+                           self.correction, self.metric_.name, self.top, overall, note, screened)
 
 
 def _finish(rows: list[dict], correction: str, alpha: float, score: str, screened: int = 0) -> None:
@@ -549,8 +553,8 @@ class DriftSliceFinder(_SliceBase):
         for r in rows:
             r["log_lift"] = float(np.log(r["lift"])) if r["lift"] > 0 else float("-inf")
         rows = _rank(rows, self.specificity, "log_lift")
-        return SliceReport(DRIFT, _table(rows, DRIFT_COLUMNS), len(rows) + screened, self.alpha, self.correction,
-                           None, self.top, {"n_reference": n_r, "n_current": n_c}, note)
+        return SliceReport(DRIFT, _table(rows, DRIFT_COLUMNS), len(rows), self.alpha, self.correction,
+                           None, self.top, {"n_reference": n_r, "n_current": n_c}, note, screened)
 
 
 # -- champion vs challenger -----------------------------------------------------------------------

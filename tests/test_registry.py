@@ -254,3 +254,26 @@ def test_register_help_says_a_pickle_is_code():
 
     out = CliRunner().invoke(app, ["register", "--help"], terminal_width=200)
     assert out.exit_code == 0 and "a joblib/pickle file is code" in " ".join(out.output.split())
+
+
+# -- components chosen by name: one helper, one message ----------------------------------------------
+def test_named_components_give_one_line_config_errors_naming_the_field():
+    import pandas as pd
+
+    from driftlib.config import RetrainConfig
+    from driftlib.core.names import Names
+    from driftlib.inference_log.sink import SINKS
+    from driftlib.models.estimators import ESTIMATORS
+    from driftlib.models.training import STRATEGIES, training_window
+
+    for names, field, kind in [(ESTIMATORS, "model.estimator", "estimator"), (SINKS, "log.sink", "sink"),
+                               (STRATEGIES, "retrain.strategy", "strategy")]:
+        assert isinstance(names, Names) and names.field == field
+        with pytest.raises(ConfigError, match=rf"^p.yaml: field '{field}': unknown {kind} 'nope' \(choose from ") as err:
+            names.get("nope", source="p.yaml")
+        assert "\n" not in str(err.value) and err.value.exit_code == 2
+    assert {"all", "sliding", "weighted"} == set(STRATEGIES) and "jsonl" in SINKS
+    cfg = RetrainConfig(strategy="all")
+    frame = pd.DataFrame({"t": pd.to_datetime(["2024-01-01", "2024-02-01"], utc=True)})
+    rows, weights = training_window(cfg, frame, "t", pd.Timestamp("2024-01-15", tz="UTC"))
+    assert len(rows) == 1 and weights is None

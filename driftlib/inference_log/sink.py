@@ -36,7 +36,8 @@ from typing import Callable, Iterable, Sequence
 
 import msgspec
 
-from driftlib.core.errors import ConfigError, DriftlibError
+from driftlib.core.errors import DriftlibError
+from driftlib.core.names import Names
 # reading: re-exported so `driftlib.inference_log.sink` stays the one import for the log
 from driftlib.inference_log.reader import (FEEDBACK_COLUMNS, KINDS, PREDICTION_COLUMNS,  # noqa: F401
                                            LogRead, join_feedback, log_files, read_log)
@@ -88,24 +89,19 @@ def partition_dir(log_dir: Path, kind: str, day: str) -> Path:
 
 
 # -- sinks ------------------------------------------------------------------------------------
-SINKS: dict[str, type["Sink"]] = {}
+SINKS: Names[type["Sink"]] = Names("log.sink", kind="sink")
 
 
 def register_sink(name: str) -> Callable[[type["Sink"]], type["Sink"]]:
     def deco(cls: type["Sink"]) -> type["Sink"]:
         cls.name = name
-        SINKS[name] = cls
-        return cls
+        return SINKS.register(name)(cls)
     return deco
 
 
 def create_sink(params) -> "Sink":
     """The sink named by `params.log.sink`, writing under `params.log_dir`."""
-    name = params.log.sink
-    if name not in SINKS:
-        raise ConfigError(f"{params.source_file}: field 'log.sink': unknown sink '{name}' "
-                          f"(known: {', '.join(sorted(SINKS))})")
-    return SINKS[name].from_params(params)
+    return SINKS.get(params.log.sink, source=params.source_file).from_params(params)
 
 
 class Sink:

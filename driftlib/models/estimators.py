@@ -19,6 +19,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 from driftlib.config import Params
 from driftlib.core.errors import ConfigError, InputError
+from driftlib.core.names import Names
 
 STEP = "model"  # name of the estimator step: fit(..., model__sample_weight=w)
 
@@ -65,23 +66,21 @@ def _linear(numeric, categorical, params, task):
     return prep, Ridge(**params)
 
 
-ESTIMATORS: dict[str, Callable] = {
+ESTIMATORS: Names[Callable] = Names("model.estimator", {
     "hist_gradient_boosting": _hgb,
     "logistic_regression": _linear,
     "random_forest": _forest,
-}
+}, kind="estimator")
 
 
 def build_estimator(name: str, numeric: list[str], categorical: list[str],
                     params: dict | None = None, task: str = "classification") -> Pipeline:
     """A Pipeline taking a DataFrame of the features: NaN tolerated, unseen categories tolerated."""
-    if name not in ESTIMATORS:
-        raise ConfigError(f"field 'model.estimator': unknown estimator '{name}' "
-                          f"(choose from {', '.join(ESTIMATORS)})")
+    make = ESTIMATORS.get(name)
     if not numeric and not categorical:
         raise ConfigError("field 'features': no features to train on")
     try:
-        prep, est = ESTIMATORS[name](list(numeric), list(categorical), dict(params or {}), task)
+        prep, est = make(list(numeric), list(categorical), dict(params or {}), task)
     except TypeError as err:
         raise ConfigError(f"field 'model.params': {err}") from None
     return Pipeline([("prep", prep), (STEP, est)])

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from driftlib.config import Params, RetrainConfig
 from driftlib.core.errors import ConfigError, InputError
+from driftlib.core.names import Names
 # Re-exported so `from driftlib.models.training import X` keeps working; models pickled before the split
 # reference `driftlib.models.training.as_str`.
 from driftlib.models.estimators import (ESTIMATORS, STEP, as_str, build_estimator,  # noqa: F401
@@ -56,8 +57,8 @@ class RecencyWeighted(AllData):
         return part, np.power(0.5, age_days / self.cfg.half_life_days)
 
 
-STRATEGIES: dict[str, type[AllData]] = {"all": AllData, "sliding": SlidingWindow,
-                                        "weighted": RecencyWeighted}
+STRATEGIES: Names[type[AllData]] = Names("retrain.strategy", {"all": AllData, "sliding": SlidingWindow,
+                                                              "weighted": RecencyWeighted}, kind="strategy")
 
 
 def training_window(cfg: RetrainConfig, df: pd.DataFrame, ts: str, end: pd.Timestamp):

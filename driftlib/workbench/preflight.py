@@ -3,7 +3,6 @@ not a failed notebook 01 minutes later. Imports the registries, which is why it 
 from __future__ import annotations
 
 from driftlib.config import Params
-from driftlib.core.errors import ConfigError
 from driftlib.core.names import Names
 
 
@@ -16,12 +15,17 @@ def registries() -> dict[str, Names]:
     from driftlib.inference_log.sink import SINKS
     from driftlib.models.estimators import ESTIMATORS
 
-    return {"model.estimator": Names("model.estimator", ESTIMATORS),
-            "concept.learner": Names("concept.learner", LEARNERS),
-            "concept.calibration": Names("concept.calibration", CALIBRATORS),
-            "concept.detectors": Names("concept.detectors", DETECTORS),
-            "log.sink": Names("log.sink", SINKS),
-            "drift.columns.method": Names("drift.columns.method", STAT_TESTS)}
+    return {"model.estimator": ESTIMATORS,
+            "concept.learner": _names("concept.learner", LEARNERS, "learner"),
+            "concept.calibration": _names("concept.calibration", CALIBRATORS, "calibration"),
+            "concept.detectors": _names("concept.detectors", DETECTORS, "detector"),
+            "log.sink": SINKS,
+            "drift.columns.method": _names("drift.columns.method", STAT_TESTS, "stat test")}
+
+
+def _names(field: str, registry, kind: str) -> Names:
+    """Registries not (yet) built on `Names` (plain dicts) read through one."""
+    return registry if isinstance(registry, Names) else Names(field, registry, kind=kind)
 
 
 def check_components(params: Params) -> None:
@@ -33,7 +37,4 @@ def check_components(params: Params) -> None:
               *((f"drift.columns.{col}.method", t.method) for col, t in params.drift.columns.items() if t.method)]
     for field, value in chosen:
         registry = names["drift.columns.method" if field.startswith("drift.columns.") else field]
-        try:
-            registry.check(value, field)
-        except ConfigError as err:
-            raise ConfigError(f"{params.source_file or '<params>'}: {err}") from None
+        registry.check(value, field, source=params.source_file or "<params>")

@@ -179,6 +179,34 @@ def test_dashboard_structure_and_required_panels():
     assert [v["name"] for v in d["templating"]["list"]] == ["model", "job"]
 
 
+def test_dashboard_shows_searched_slices_and_the_regression_error_estimate():
+    """Every gauge of notebook 02/03's slice searches and of direct loss estimation is on a panel; the
+    estimate is drawn with its bounds beside the realized error, and its reliability flag is coloured."""
+    panels = [p for p in dashboard()["panels"] if p["type"] != "row"]
+    by_metric = {}
+    for p in panels:
+        for t in p["targets"]:
+            for name in metric_names(t["expr"]):
+                by_metric.setdefault(name, []).append((p["title"], t["expr"]))
+    slices = [name for name in metrics.exposed_names() if name.endswith("_slices")]
+    dle = [name for name in metrics.exposed_names() if name.startswith("driftlib_estimated_regression_error")]
+    assert {"driftlib_degraded_slices", "driftlib_drifted_slices"} <= set(slices) and len(dle) == 4
+    for name in slices + dle:
+        assert name in by_metric, f"no panel shows {name}"
+    (title, _), *_ = by_metric["driftlib_estimated_regression_error"]
+    panel = next(p for p in panels if p["title"] == title)
+    exprs = [t["expr"] for t in panel["targets"]]
+    assert panel["type"] == "timeseries"
+    for bound in ("driftlib_estimated_regression_error_lower", "driftlib_estimated_regression_error_upper"):
+        assert any(bound in e for e in exprs), bound
+    realized = [e for e in exprs if "driftlib_performance{" in e]
+    assert realized and 'kind="realized"' in realized[0] and "mae" in realized[0], exprs
+    (flag_title, _), = by_metric["driftlib_estimated_regression_error_reliable"]
+    flag = next(p for p in panels if p["title"] == flag_title)
+    colors = {k: v["color"] for m in flag["fieldConfig"]["defaults"]["mappings"] for k, v in m["options"].items()}
+    assert colors == {"1": "green", "0": "red"}
+
+
 def test_dashboard_provisioning_points_at_a_folder_of_json_files():
     prov = yaml.safe_load((MON / "grafana/provisioning/dashboards/driftlib.yaml").read_text())
     (provider,) = prov["providers"]

@@ -298,6 +298,29 @@ def _performance_panels(y: int) -> list[dict]:
         _panel("stat", "Concept-drift verdict",
                [_target(f"max by (verdict) (driftlib_concept_verdict{M}) == 1", "{{verdict}}")],
                (20, y + 1, 4, 8), options={"textMode": "name", "reduceOptions": {"calcs": ["lastNotNull"]}}),
+        _panel("timeseries", "Degraded and drifted slices", [
+            _target(f"max by (model) (driftlib_degraded_slices{M})", "degraded {{model}}", ref="A"),
+            _target(f"max by (model) (driftlib_drifted_slices{M})", "drifted {{model}}", ref="B"),
+        ], (0, y + 9, 8, 8), unit="short",
+               description="Searched segments (single values and pairs) significant after the false-discovery-rate "
+                           "correction: degraded = performance dropped against the same slice of the reference "
+                           "(notebook 03), drifted = share of traffic moved (notebook 02). The reports name them."),
+        _panel("timeseries", "Regression error: estimated (DLE) vs realized", [
+            _target(f"max by (metric) (driftlib_estimated_regression_error{M})", "estimated {{metric}}", ref="A"),
+            _target(f"max by (metric) (driftlib_estimated_regression_error_lower{M})", "estimated {{metric}} lower",
+                    ref="B"),
+            _target(f"max by (metric) (driftlib_estimated_regression_error_upper{M})", "estimated {{metric}} upper",
+                    ref="C"),
+            _target('max by (metric) (driftlib_performance{model=~"$model", kind="realized", metric=~"mae|rmse"})',
+                    "realized {{metric}}", ref="D"),
+        ], (8, y + 9, 12, 8),
+               description="Label-free MAE/RMSE of a regression model (direct loss estimation) with its interval, "
+                           "beside the realized error once labels arrived. Empty for classifiers."),
+        _panel("stat", "Regression error estimate",
+               [_target(f"min by (model) (driftlib_estimated_regression_error_reliable{M})", "{{model}}")],
+               (20, y + 9, 4, 8), mappings=_flag("reliable", "unreliable"),
+               description="Unreliable when notebook 03 found concept drift: the estimate assumes the reference's "
+                           "error structure still holds, so it cannot see a change of P(y|x)."),
     ]
 
 
@@ -343,7 +366,7 @@ def _variables() -> list[dict]:
 
 def grafana_dashboard() -> dict[str, Any]:
     """The dashboard JSON model (schema 39, Grafana 10/11): runs, drift, performance, service."""
-    panels = [*_run_panels(0), *_drift_panels(12), *_performance_panels(44), *_service_panels(53)]
+    panels = [*_run_panels(0), *_drift_panels(12), *_performance_panels(44), *_service_panels(62)]
     for i, panel in enumerate(panels, 1):
         panel["id"] = i
     return {"uid": DASHBOARD_UID, "title": "driftlib — model drift", "tags": ["driftlib", "drift"],

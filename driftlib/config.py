@@ -201,7 +201,9 @@ class RetrainConfig(Strict):
                                "(classification), mae (regression)")
     min_improvement: float = Field(0.005, ge=0)
     slice_columns: list[str] = []
-    slice_tolerance: float = Field(0.02, ge=0)
+    slice_tolerance: float | None = Field(None, ge=0, description="a slice may get this much worse under the "
+                                          "challenger; null: 0.02 for bounded metrics (AUC, accuracy, ...), "
+                                          "5% of the champion's holdout value for error metrics (mae, rmse)")
     min_slice_rows: int = Field(200, ge=1)
     force: bool = False
     n_bootstrap: int = Field(500, ge=50, description="paired bootstrap resamples of the holdout")

@@ -330,3 +330,18 @@ def test_gate_metric_edge_cases_follow_scikit_learn():
     assert np.isnan(metric_value("brier", [], []))
     with pytest.raises(ConfigError, match="field 'retrain.metric': unknown metric 'auc'"):
         metric_value("auc", [0, 1], [0.2, 0.8])
+
+
+def test_default_slice_tolerance_follows_the_metric():
+    """0.02 of an MAE counted in rentals refused a challenger that cut MAE from 5.22 to 3.69 because one
+    station got 0.09 worse: error metrics get a tolerance relative to the champion's error."""
+    from driftlib.models.gate import Comparison, gate, slice_tolerance_for
+
+    slices = [{"column": "station", "value": "harbour", "n": 300, "champion": 5.0, "challenger": 5.09, "delta": -0.09}]
+    mae = Comparison(metric="mae", n=2000, champion=5.22, challenger=3.69, delta=1.53, ci=(1.2, 1.8),
+                     confidence=0.95, slices=slices)
+    assert slice_tolerance_for(mae, None) == pytest.approx(0.261)
+    assert gate(mae, 0.005, None)[0] and not gate(mae, 0.005, 0.02)[0]
+    auc = Comparison(metric="roc_auc", n=2000, champion=0.80, challenger=0.85, delta=0.05, ci=(0.02, 0.08),
+                     confidence=0.95, slices=[{**slices[0], "champion": 0.8, "challenger": 0.75, "delta": -0.05}])
+    assert slice_tolerance_for(auc, None) == 0.02 and not gate(auc, 0.005, None)[0]

@@ -138,8 +138,23 @@ def compare(metric: str, y, champion, challenger, *, slices: pd.DataFrame | None
                       slices=slice_table(metric, y, champion, challenger, slices, min_slice_rows))
 
 
-def gate(c: Comparison, min_improvement: float, slice_tolerance: float) -> tuple[bool, list[str]]:
+ERROR_METRICS = ("mae", "rmse")  # in the target's units: an absolute tolerance means nothing across tables
+SLICE_TOLERANCE, RELATIVE_SLICE_TOLERANCE = 0.02, 0.05
+
+
+def slice_tolerance_for(c: Comparison, configured: float | None) -> float:
+    """`retrain.slice_tolerance`, or its default: 0.02 on bounded metrics, 5% of the champion's holdout
+    value on error metrics (0.02 of an MAE counted in rentals would refuse any challenger)."""
+    if configured is not None:
+        return float(configured)
+    if c.metric in ERROR_METRICS and np.isfinite(c.champion):
+        return RELATIVE_SLICE_TOLERANCE * abs(float(c.champion))
+    return SLICE_TOLERANCE
+
+
+def gate(c: Comparison, min_improvement: float, slice_tolerance: float | None) -> tuple[bool, list[str]]:
     """(promote?, reasons). Every failed condition is listed, or why it passed."""
+    slice_tolerance = slice_tolerance_for(c, slice_tolerance)
     reasons = []
     note = [f"{c.fallback_reason}: decided on {c.metric} instead"] if c.fallback_reason else []
     if not np.isfinite(c.delta):

@@ -41,8 +41,14 @@ def metric_comparison(decision, min_improvement: float):
     return fig
 
 
-def slice_deltas(decision, tolerance: float):
-    """Improvement per slice value; bars left of the dashed line block a promotion."""
+def slice_deltas(decision, tolerance: float | None):
+    """Improvement per slice value; bars left of the dashed line block a promotion (`tolerance` None:
+    the gate's default for the metric, see `models.gate.slice_tolerance_for`)."""
+    if tolerance is None:
+        from driftlib.models.gate import SLICE_TOLERANCE, slice_tolerance_for
+
+        comparison = getattr(decision, "comparison", None)
+        tolerance = slice_tolerance_for(comparison, None) if comparison is not None else SLICE_TOLERANCE
     frame = decision.slice_frame()
     frame = frame[np.isfinite(frame["delta"].astype(float))] if not frame.empty else frame
     if frame.empty:

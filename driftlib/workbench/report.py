@@ -156,7 +156,8 @@ def thresholds(params, drift_result: dict | None = None) -> dict[str, str]:
     out["concept.min_labels"] = f"{c.min_labels:,}"
     out["concept.tolerance"] = f"{c.tolerance:g}"
     out["retrain.min_improvement"] = f"{r.min_improvement:g}"
-    out["retrain.slice_tolerance"] = f"{r.slice_tolerance:g}"
+    out["retrain.slice_tolerance"] = (f"{r.slice_tolerance:g}" if r.slice_tolerance is not None else
+                                      "0.02 (bounded metrics) or 5% of the champion's error (mae, rmse)")
     return out
 
 

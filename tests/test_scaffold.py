@@ -68,3 +68,17 @@ def test_retraining_minimum_fits_the_retraining_window(tmp_path):
     p = scaffold.plan(tmp_path / "a.csv", target="funded")
     assert p.min_train_rows <= p.rows_per_day * p.retrain_window_days / 2
     assert p.min_train_rows + p.min_holdout_rows <= p.rows_per_day * (p.retrain_window_days + p.holdout_days)
+
+
+def test_other_time_columns_are_not_features_and_a_later_one_is_the_label_time(tmp_path):
+    """On the bikes example `counted_at` (when the count arrived) became a categorical feature and
+    columns.label_timestamp stayed unset."""
+    from pathlib import Path
+
+    bikes = Path(__file__).resolve().parents[1] / "examples" / "bikes" / "bikes.csv"
+    p = scaffold.plan(bikes, target="rentals")
+    assert p.timestamp == "hour_start" and p.label_timestamp == "counted_at"
+    assert "counted_at" not in [*p.numeric, *p.categorical] and "station" in p.categorical
+    out = tmp_path / "params.yaml"
+    out.write_text(scaffold.render(p, out))
+    assert load_params(out).columns.label_timestamp == "counted_at"

@@ -123,15 +123,21 @@ def time_columns(df: pd.DataFrame) -> list:
     return out
 
 
-def _label_time_column(df: pd.DataFrame, ts_col: str, times: pd.Series):
-    """Another time column never earlier than the event time: when each label arrived."""
-    for name in time_columns(df):
-        if name != ts_col and LATE_RE.search(str(name)):
-            other = _parse_times(df[name])
-            both = other.notna() & times.notna()
-            if other is not None and both.any() and (other[both] >= times[both]).all():
-                return name
-    return None
+def _label_time_column(df: pd.DataFrame, ts_col: str, times: pd.Series, candidates: list):
+    """Another time column never earlier than the event time: when each label arrived. Names that say
+    so (label_at, received, ...) are preferred; any such column (e.g. counted_at) qualifies."""
+    later = []
+    for name in candidates:
+        if name == ts_col:
+            continue
+        other = _parse_times(df[name])
+        if other is None:
+            continue
+        both = other.notna() & times.notna()
+        if both.any() and (other[both] >= times[both]).all() and (other[both] > times[both]).any():
+            later.append(name)
+    named = [c for c in later if LATE_RE.search(str(c))]
+    return (named or later or [None])[0]
 
 
 def _parse_times(s: pd.Series) -> pd.Series | None:
@@ -210,9 +216,10 @@ def plan(data: str | Path, *, target: str | None = None, timestamp: str | None =
     span_days = max((last - first).total_seconds() / 86400, cadence)
     window_days, window = _window(len(df), span_days, cadence)
     train_end, reference_end = _periods(distinct)
-    label_ts = _label_time_column(df, ts_col, times)
-    numeric = [c for c in numeric if c != label_ts]
-    categorical = [c for c in categorical if c != label_ts]
+    stamps = [c for c in time_columns(df) if c != ts_col and not pd.api.types.is_numeric_dtype(df[c])]
+    label_ts = _label_time_column(df, ts_col, times, stamps)
+    numeric = [c for c in numeric if c not in stamps]  # a date is bookkeeping, not a feature
+    categorical = [c for c in categorical if c not in stamps]
     return Plan(name or _name(data), str(data), ts_col, target_col, task, numeric, categorical,
                 ids[0] if ids else None, len(df), first, last, cadence, window_days, window,
                 train_end, reference_end, positive, label_ts)

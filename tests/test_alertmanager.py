@@ -44,13 +44,15 @@ PROMETHEUS = shutil.which("prometheus")
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 RECEIVER_OF = {"critical": "page", "warning": "notify"}
 DRIFT_ALERTS = {"DriftlibDatasetDriftPersistent", "DriftlibImportantFeatureDrift", "DriftlibPerformanceDrop",
-                "DriftlibConceptDrift", "DriftlibMultivariateDrift", "DriftlibDriftUntestable"}
+                "DriftlibConceptDrift", "DriftlibMultivariateDrift", "DriftlibDriftUntestable",
+                "DriftlibInputRecordsSkipped"}
 RUN_DOWN_ALERTS = {"DriftlibPipelineFailed", "DriftlibPipelineStale"}
 REPORT_OF = {  # the page of the run each alert links to, under monitoring.report_base_url
     "DriftlibDatasetDriftPersistent": "02_data_drift.html", "DriftlibImportantFeatureDrift": "02_data_drift.html",
     "DriftlibMultivariateDrift": "02_data_drift.html", "DriftlibDriftUntestable": "02_data_drift.html",
     "DriftlibPerformanceDrop": "03_concept_drift.html", "DriftlibConceptDrift": "03_concept_drift.html",
-    "DriftlibPipelineFailed": "index.html", "DriftlibPipelineStale": "index.html", "DriftlibRunMetricsMissing": None}
+    "DriftlibPipelineFailed": "index.html", "DriftlibPipelineStale": "index.html", "DriftlibRunMetricsMissing": None,
+    "DriftlibInputRecordsSkipped": None}
 
 needs_amtool = pytest.mark.skipif(AMTOOL is None, reason="amtool not installed (Debian package "
                                                          "prometheus-alertmanager; .ci/run installs it)")

@@ -114,6 +114,14 @@ def alert_rules(params: Params) -> dict[str, Any]:
               "Columns were missing, retyped, all-null or gave no finite score in the latest run: their drift "
               "is unknown and the dataset verdict may be undetermined. Open the data quality section of "
               "02_data_drift.", links=drift_report),
+        _rule("DriftlibInputRecordsSkipped",
+              f'max by (model, notebook, reason) (driftlib_input_records_skipped{{model="{m}"}}) > 0',
+              "{{ $value }} input row(s) of {{ $labels.model }} left out by {{ $labels.notebook }} "
+              "({{ $labels.reason }})",
+              "The latest run's readers left rows out: torn log lines, table lines that do not parse, or log "
+              "records quarantined as unreadable (bad timestamps, type clashes, hand edits). The verdicts "
+              "describe the rest; the run's warnings in summary.json name the first file and line.",
+              links=_run_links(params, None)),
         _rule("DriftlibPerformanceDrop", _performance_drop(m, params.concept.metric, mon.performance_drop),
               '{{ $labels.kind }} {{ $labels.metric }} of {{ $labels.model }} dropped by {{ printf "%.3f" $value }}',
               f"The latest window's performance is more than monitoring.performance_drop "

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lab ui example clean-demo
+.PHONY: install demo test lab ui example example-regression clean-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,8 @@ ui: install  ## Evidently UI over the demo's workspace on 127.0.0.1
 example: install  ## the "your own CSV data" example end to end
 	$(BIN)/driftlib models train --params params/example_csv.yaml
 	$(BIN)/driftlib run --params params/example_csv.yaml --date 2024-03-01
+
+example-regression: install  ## the regression example (bike rentals) end to end: a quiet June, then the July change
+	$(BIN)/driftlib models train --params params/example_regression.yaml
+	$(BIN)/driftlib run --params params/example_regression.yaml --date 2024-06-29
+	$(BIN)/driftlib run --params params/example_regression.yaml --date 2024-07-29

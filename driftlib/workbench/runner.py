@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -205,20 +206,33 @@ class Runner:
         run.started = _iso(start)
         t0 = time.monotonic()
         previous = self._previous_statuses()
-        for i, name in enumerate(self.names, 1):
-            blocked = [d for d in notebook_spec(name).depends
-                       if (d in self.names and self._status(run, d) != "success")
-                       or (d not in self.names and previous.get(d) not in (None, "success"))]
-            if blocked:
-                nb = NotebookRun(name, status="skipped", error=f"skipped: {', '.join(blocked)} did not succeed")
-                self.progress(f"[{i}/{len(self.names)}] {name}: skipped ({nb.error})")
-            else:
-                self._label = f"[{i}/{len(self.names)}] {name}"
-                self.progress(f"{self._label}: running …")
-                nb = self._execute(name, staging)
-                self.progress(f"[{i}/{len(self.names)}] {name}: {nb.status} in {nb.duration_s:.1f} s"
-                              + (f" — {nb.error}" if nb.error else ""))
-            run.notebooks.append(nb)
+        self._warm: dict[str, _Worker] = {}
+        renders: list[tuple[NotebookRun, Future]] = []
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftlib-render") as render_pool:
+                for i, name in enumerate(self.names, 1):
+                    blocked = [d for d in notebook_spec(name).depends
+                               if (d in self.names and self._status(run, d) != "success")
+                               or (d not in self.names and previous.get(d) not in (None, "success"))]
+                    if blocked:
+                        self._discard(name)
+                        nb = NotebookRun(name, status="skipped",
+                                         error=f"skipped: {', '.join(blocked)} did not succeed")
+                        self.progress(f"[{i}/{len(self.names)}] {name}: skipped ({nb.error})")
+                    else:
+                        self._label = f"[{i}/{len(self.names)}] {name}"
+                        self.progress(f"{self._label}: running …")
+                        nb, render = self._execute(name, staging, following=self.names[i:i + 1])
+                        self.progress(f"[{i}/{len(self.names)}] {name}: {nb.status} in {nb.duration_s:.1f} s"
+                                      + (f" — {nb.error}" if nb.error else ""))
+                        if render is not None:  # the HTML is written while the next notebook runs
+                            renders.append((nb, render_pool.submit(render)))
+                    run.notebooks.append(nb)
+                for nb, future in renders:
+                    nb.html = future.result()
+        finally:
+            for name in list(self._warm):
+                self._discard(name)
         if set(self.names) != set(NOTEBOOKS):
             run.notebooks = self._merge_previous(run.notebooks, staging)
         run.warnings = self._render_warnings + [
@@ -250,42 +264,61 @@ class Runner:
         return {"params_file": str(Path(self.params.source_file or "").resolve()),
                 "run_date": self.run_date, "output_dir": str(staging), **self.extra.get(name, {})}
 
-    def _execute(self, name: str, staging: Path) -> NotebookRun:
+    def _execute(self, name: str, staging: Path, following: list[str] = ()
+                 ) -> tuple[NotebookRun, Callable[[], str | None] | None]:
+        """Run one notebook; the worker of the next one (`following`) warms up meanwhile. Returns the
+        run and the call that renders its HTML (None when there is no executed notebook)."""
         nb = NotebookRun(name, notebook=f"{name}.ipynb")
         out_path = staging / nb.notebook
         results.result_path(staging, name).unlink(missing_ok=True)
         parameters = self._parameters(name, staging)
+        worker = self._warm.pop(name, None) or self._spawn(name)
         t0 = time.monotonic()
-        nb.status, nb.error = self._subprocess(name, out_path, parameters)
+        nb.status, nb.error = self._subprocess(worker, out_path, parameters,
+                                               then=lambda: self._prewarm(following))
         nb.duration_s = round(time.monotonic() - t0, 2)
         nb.result = results.load_result(staging, name)
         if nb.status == "success" and nb.result is None:
             nb.status, nb.error = "failed", "the notebook finished without saving its result"
-        if out_path.is_file():
-            nb.html = self._render(nb, out_path, parameters)
-        else:
+        if not out_path.is_file():
             nb.notebook = None
-        return nb
+            return nb, None
+        return nb, lambda: self._render(nb, out_path, parameters)
 
-    def _subprocess(self, name: str, out_path: Path, parameters: dict[str, Any]) -> tuple[str, str | None]:
-        with tempfile.TemporaryDirectory(prefix="driftlib-nb-") as tmp:
-            spec = {"input": str(notebook_dir(self.params) / f"{name}.ipynb"), "output": str(out_path),
-                    "parameters": parameters, "cwd": str(notebook_dir(self.params)),
-                    "cell_timeout": self.params.run.cell_timeout_s,
-                    "progress": self.show_cell_progress, "status_file": str(Path(tmp) / "status.json"),
-                    "runner_pid": os.getpid()}
-            spec_path = Path(tmp) / "spec.json"
-            spec_path.write_text(json.dumps(spec))
-            proc = subprocess.Popen([sys.executable, "-m", "driftlib.workbench.worker", str(spec_path)],
-                                    start_new_session=True, stdout=subprocess.DEVNULL,
-                                    stderr=None if self.show_cell_progress else subprocess.DEVNULL,
-                                    env={**os.environ, lifeline.RUNNER_PID_ENV: str(os.getpid())})
-            try:
-                finished = self._wait(proc, self.params.run.notebook_timeout_s)
-            except BaseException:  # Ctrl-C, SIGTERM handler, …: take the worker and kernel along
-                lifeline.kill_tree(proc.pid)
-                proc.wait()
-                raise
+    #: Start each notebook's worker (kernel and imports) while the previous notebook runs (issue 14).
+    prewarm = True
+
+    def _spawn(self, name: str) -> "_Worker":
+        return _Worker(notebook_dir(self.params) / f"{name}.ipynb", notebook_dir(self.params),
+                       show_progress=self.show_cell_progress)
+
+    def _prewarm(self, names: list[str]) -> None:
+        for name in names if self.prewarm else ():
+            if name not in self._warm:
+                self._warm[name] = self._spawn(name)
+
+    def _discard(self, name: str) -> None:
+        worker = self._warm.pop(name, None)
+        if worker is not None:
+            worker.discard()
+
+    def _subprocess(self, worker: "_Worker", out_path: Path, parameters: dict[str, Any],
+                    then: Callable[[], None] = lambda: None) -> tuple[str, str | None]:
+        """Hand `worker` its spec, call `then` (start the next worker) and wait for the outcome."""
+        spec = {"input": str(worker.notebook), "output": str(out_path),
+                "parameters": parameters, "cwd": str(worker.cwd),
+                "cell_timeout": self.params.run.cell_timeout_s,
+                "progress": self.show_cell_progress, "status_file": str(worker.tmp / "status.json"),
+                "runner_pid": os.getpid()}
+        proc = worker.proc
+        try:
+            worker.start(spec)
+            then()
+            finished = self._wait(proc, self.params.run.notebook_timeout_s)
+        except BaseException:  # Ctrl-C, SIGTERM handler, …: take the worker and kernel along
+            worker.discard()
+            raise
+        try:
             if not finished:
                 lifeline.kill_tree(proc.pid)  # the kernel runs in a session of its own
                 proc.wait()
@@ -296,6 +329,8 @@ class Runner:
                 return "failed", f"the notebook process exited with code {proc.returncode} without a status"
             outcome = json.loads(status_file.read_text())
             return outcome["status"], outcome["error"]
+        finally:
+            worker.cleanup()
 
     heartbeat_s = 30.0
 
@@ -364,6 +399,42 @@ class Runner:
             run.warnings.append(f"index: {err.strerror or err}: {err.filename or self.params.outputs_dir}")
         if run.warnings:
             self._finish(run, run.output_dir)
+
+
+class _Worker:
+    """A notebook worker process, started (kernel warming up) before its spec is known; its spec's
+    path goes to its stdin. `discard` ends it and its kernel (a skipped notebook, an interrupt)."""
+
+    def __init__(self, notebook: Path, cwd: Path, *, show_progress: bool = False):
+        self.notebook, self.cwd = notebook, cwd
+        self.tmp = Path(tempfile.mkdtemp(prefix="driftlib-nb-"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "driftlib.workbench.worker", "--warm", str(notebook), str(cwd)],
+            start_new_session=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=None if show_progress else subprocess.DEVNULL,
+            env={**os.environ, lifeline.RUNNER_PID_ENV: str(os.getpid())})
+
+    def start(self, spec: dict[str, Any]) -> None:
+        spec_path = self.tmp / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        try:
+            self.proc.stdin.write(f"{spec_path}\n".encode())
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # the worker died while warming up: reported as exiting without a status
+
+    def discard(self) -> None:
+        lifeline.kill_tree(self.proc.pid)
+        self.proc.wait()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        try:
+            if self.proc.stdin and not self.proc.stdin.closed:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 _LEFTOVER = re.compile(r"^\.(?:staging|old)-(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<pid>\d+)(?=-|$))?")

@@ -222,3 +222,173 @@ def sensitivity_text(seen: pd.DataFrame | None, drift, shift: float | None) -> s
                       blind[["column", "mds", "unit"]].itertuples(index=False, name=None))
     return (f"**Not detectable in this window**: a shift of {shift:g} in {names} would not have been seen; "
             "for them \"no drift\" means \"not detectable with this many rows\", not \"unchanged\".")
+
+
+# -- notebook 02's blocks: the notebook calls these, shows what they return and plots -----------------
+@dataclass
+class DriftInputs:
+    """What notebook 02 compares: the captured reference and the run window's production rows."""
+
+    params: Any
+    registry: Any
+    start: pd.Timestamp
+    end: pd.Timestamp
+    reference: pd.DataFrame
+    profile: Any
+    current: pd.DataFrame
+    skipped: SkippedInput
+    out: Any
+
+    @property
+    def period(self) -> str:
+        return period_text(self.start, self.end)
+
+    @property
+    def numeric(self) -> list[str]:
+        return self.profile.numeric
+
+    @property
+    def categorical(self) -> list[str]:
+        return self.profile.categorical
+
+    @property
+    def features(self) -> list[str]:
+        return self.profile.features
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        return {name: "numeric" for name in self.numeric} | {name: "categorical" for name in self.categorical}
+
+
+def load_inputs(params, run_date: str, output_dir) -> DriftInputs:
+    """The captured reference (notebook 01), the run window's production rows scored by the current
+    model with the labels known on the run date, and the output folder (created)."""
+    from pathlib import Path
+
+    from driftlib.data import reference
+    from driftlib.data.tables import load_production, run_window
+    from driftlib.models.registry import Registry
+
+    registry = Registry.from_params(params)
+    start, end = run_window(params, run_date)
+    ref, profile = reference.load_captured(params)
+    skipped = SkippedInput()  # rows the readers left out (torn, unparsable, quarantined): reported and counted
+    current = load_production(params, start, end, as_of=end, model=registry.current_model, skipped=skipped)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return DriftInputs(params, registry, start, end, ref, profile, current, skipped, out)
+
+
+@dataclass
+class Verdict:
+    """The run window's drift, the features ranked by drift x importance, and the words for them."""
+
+    drift: Any
+    importance: Importance
+    ranked: pd.DataFrame
+    headline: str
+    lines: list[str]
+
+    @property
+    def drifted_ranked(self) -> list[str]:
+        return self.ranked.loc[self.ranked["drifted"], "column"].tolist()
+
+    @property
+    def markdown(self) -> str:
+        return "\n".join([f"### {self.headline}", "", *self.lines])
+
+    def top(self, k: int = 6, fallback: int = 3) -> list[str]:
+        """The `k` most important drifted features, else the `fallback` highest-ranked ones."""
+        return self.drifted_ranked[:k] or self.ranked["column"].head(fallback).tolist()
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+
+def verdict(inputs: DriftInputs, drift) -> Verdict:
+    """Importance (bounded on wide tables), the ranking, the headline and the lines under it."""
+    from driftlib.drift.quality import rank_features
+
+    p, c = inputs.params, inputs.params.columns
+    importance = model_importance(inputs.registry.current_model, inputs.reference, inputs.features, c.target,
+                                  drift=drift, mode=p.drift.importance, max_features=p.drift.importance_max_features)
+    ranked = rank_features(drift, importance.values)
+    drifted = ranked.loc[ranked["drifted"], "column"].tolist()
+    return Verdict(drift, importance, ranked, headline(drift, drifted, inputs.period),
+                   bullets(drift, len(inputs.reference), p.drift.drift_share, importance))
+
+
+def table_link(drift, ranked: pd.DataFrame, out_dir) -> str:
+    """Save every column's test and rank beside the report; the link to it."""
+    name = save_table(drift, ranked, out_dir)
+    return f"All {len(ranked):,} tested features: [{name}]({name})"
+
+
+def sensitivity(inputs: DriftInputs, detector, drift) -> tuple[pd.DataFrame | None, str]:
+    """Minimum detectable shifts of this window (when `drift.detectable_shift` is set) and the words."""
+    shift = inputs.params.drift.detectable_shift
+    if shift is None or drift.status != "ok":
+        return None, sensitivity_text(None, drift, shift)
+    from driftlib.calibration import detectability
+
+    seen = detectability(detector, inputs.reference, drift.n_rows, shift=shift)
+    return seen, sensitivity_text(seen, drift, shift)
+
+
+def drift_windows(inputs: DriftInputs, detector):
+    """Drift per `drift.window` over the run window, finished windows reused (`run.cache`)."""
+    from driftlib.drift import windows
+
+    p = inputs.params
+    return windows.score_windows(detector, inputs.current, timestamp=p.columns.timestamp, window=p.drift.window,
+                                 min_rows=p.drift.min_rows, start=inputs.start, end=inputs.end,
+                                 cache=windows.window_cache(p), reference=inputs.reference)
+
+
+@dataclass
+class MultivariateViews:
+    multivariate: Any = None
+    segments: Any = None
+    text: str = "Multivariate checks skipped (drift.multivariate is off, or too few rows)."
+
+
+def multivariate_views(inputs: DriftInputs, drift) -> MultivariateViews:
+    """Domain classifier + PCA reconstruction and the segments whose traffic share moved, on the most
+    drifted `drift.multivariate_max_features` features (bounded on wide tables); skipped when off."""
+    p = inputs.params
+    if not p.drift.multivariate or drift.status != "ok":
+        return MultivariateViews()
+    from driftlib.drift.multivariate import multivariate_drift
+    from driftlib.performance.slice_search import drifted_slices
+
+    mv = most_drifted(drift, inputs.features, p.drift.multivariate_max_features)
+    num, cat = [f for f in inputs.numeric if f in mv], [f for f in inputs.categorical if f in mv]
+    ref, cur = inputs.reference[mv], inputs.current[mv]
+    report = multivariate_drift(ref, cur, num, cat, params=p)
+    segments = drifted_slices(ref, cur, params=p, numeric=num, categorical=cat)
+    return MultivariateViews(report, segments, f"**{report.headline}** {segments.headline}")
+
+
+def data_quality(inputs: DriftInputs, detector, drift):
+    """Missing columns, type changes, nulls, unseen categories, out-of-range values (the columns drift
+    leaves out and the raw log flags excluded)."""
+    from driftlib.drift.quality import DataQualityChecker
+
+    skip = {*detector.exclude, "flags"}
+    checker = DataQualityChecker.from_params(inputs.params, inputs.numeric, inputs.categorical)
+    checker = checker.fit(inputs.reference[inputs.features])
+    return checker.score(inputs.current[[col for col in inputs.current.columns if col not in skip]], drift=drift)
+
+
+def quality_findings(quality, rows: int = 50) -> pd.DataFrame | None:
+    return quality.table[["severity", "check", "column", "message"]].head(rows) if quality.findings else None
+
+
+def summarise_run(inputs: DriftInputs, verdict_: Verdict, windowed, quality, evidently: "EvidentlyOutcome", *,
+                  error_control=None, detectability=None, mv: MultivariateViews | None = None) -> DataDriftSummary:
+    """`summarise` from the notebook's blocks."""
+    mv = mv or MultivariateViews()
+    return summarise(verdict_.drift, verdict_.ranked, windowed, quality, n_reference=len(inputs.reference),
+                     start=inputs.start, end=inputs.end, period=inputs.period, evidently_html=evidently.html,
+                     warnings=evidently.warnings, skipped=inputs.skipped, error_control=error_control,
+                     detectability=detectability, multivariate=mv.multivariate, segments=mv.segments)

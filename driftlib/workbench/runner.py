@@ -313,8 +313,7 @@ class Runner:
         proc = worker.proc
         try:
             worker.start(spec)
-            then()
-            finished = self._wait(proc, self.params.run.notebook_timeout_s)
+            finished = self._wait(proc, self.params.run.notebook_timeout_s, ready=worker.ready, then=then)
         except BaseException:  # Ctrl-C, SIGTERM handler, …: take the worker and kernel along
             worker.discard()
             raise
@@ -334,17 +333,26 @@ class Runner:
 
     heartbeat_s = 30.0
 
-    def _wait(self, proc: subprocess.Popen, timeout_s: float) -> bool:
-        """Wait for the worker; every `heartbeat_s` say how long it has been running. False on timeout."""
+    def _wait(self, proc: subprocess.Popen, timeout_s: float, ready: Path | None = None,
+              then: Callable[[], None] = lambda: None) -> bool:
+        """Wait for the worker; every `heartbeat_s` say how long it has been running. False on timeout.
+        `then` runs once `ready` exists (the worker's kernel is warm), while the notebook runs."""
         t0 = time.monotonic()
+        next_tick, pending = t0 + self.heartbeat_s, True
         while (left := timeout_s - (time.monotonic() - t0)) > 0:
+            if pending and (ready is None or ready.exists()):
+                pending = False
+                then()
+            step = min(left, max(0.0, next_tick - time.monotonic()), 0.05 if pending else left)
             try:
-                proc.wait(timeout=min(left, self.heartbeat_s))
+                proc.wait(timeout=step)
                 return True
             except subprocess.TimeoutExpired:
-                if not self.show_cell_progress and time.monotonic() - t0 < timeout_s:
-                    self.progress(f"{getattr(self, '_label', 'notebook')}: still running, "
-                                  f"{time.monotonic() - t0:.0f} s elapsed")
+                if time.monotonic() >= next_tick:
+                    next_tick += self.heartbeat_s
+                    if not self.show_cell_progress and time.monotonic() - t0 < timeout_s:
+                        self.progress(f"{getattr(self, '_label', 'notebook')}: still running, "
+                                      f"{time.monotonic() - t0:.0f} s elapsed")
         return proc.poll() is not None
 
     def _render(self, nb: NotebookRun, out_path: Path, parameters: dict[str, Any]) -> str | None:
@@ -408,8 +416,10 @@ class _Worker:
     def __init__(self, notebook: Path, cwd: Path, *, show_progress: bool = False):
         self.notebook, self.cwd = notebook, cwd
         self.tmp = Path(tempfile.mkdtemp(prefix="driftlib-nb-"))
+        self.ready = self.tmp / "ready"  # touched by the worker once its kernel is warm
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "driftlib.workbench.worker", "--warm", str(notebook), str(cwd)],
+            [sys.executable, "-m", "driftlib.workbench.worker", "--warm", str(notebook), str(cwd),
+             str(self.ready)],
             start_new_session=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=None if show_progress else subprocess.DEVNULL,
             env={**os.environ, lifeline.RUNNER_PID_ENV: str(os.getpid())})

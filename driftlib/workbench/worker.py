@@ -199,7 +199,7 @@ def run_spec(spec_path: Path, kernel: WarmKernel | None = None, *, tied: bool = 
     return 0 if outcome["status"] == "success" else 1
 
 
-def warm_main(notebook: str, cwd: str) -> int:
+def warm_main(notebook: str, cwd: str, ready: str | None = None) -> int:
     runner = os.environ.get(lifeline.RUNNER_PID_ENV, "")
     tied = runner.isdigit()
     if tied:
@@ -209,6 +209,8 @@ def warm_main(notebook: str, cwd: str) -> int:
         import papermill  # noqa: F401 - imported while the previous notebook runs, not after
     except ImportError:
         pass
+    if ready:  # the runner starts the next worker only now: two warm-ups at once slow both down
+        Path(ready).touch()
     try:
         line = sys.stdin.readline().strip()
         if not line:  # the runner skipped this notebook (or went away)
@@ -223,7 +225,7 @@ def main(argv: list[str]) -> int:
     for key, value in KERNEL_ENV.items():
         os.environ.setdefault(key, value)  # inherited by the kernel this worker starts
     if argv and argv[0] == "--warm":
-        return warm_main(argv[1], argv[2])
+        return warm_main(argv[1], argv[2], argv[3] if len(argv) > 3 else None)
     return run_spec(Path(argv[0]))
 
 

@@ -5,8 +5,10 @@
 `CalibrationResult` (result.py) turns them into rates and per-column suggestions; report.py writes
 the HTML + JSON; detectable.py answers "what could a window of n rows have seen?".
 """
-from driftlib.calibration.detectable import DetectableShift, detectability, minimum_detectable_shift
+from driftlib.calibration.detectable import (DetectableShift, detectability, minimum_detectable_shift,
+                                             window_sensitivity)
 from driftlib.calibration.result import CalibrationResult
 from driftlib.calibration.run import Calibrator
 
-__all__ = ["CalibrationResult", "Calibrator", "DetectableShift", "detectability", "minimum_detectable_shift"]
+__all__ = ["CalibrationResult", "Calibrator", "DetectableShift", "detectability", "minimum_detectable_shift",
+           "window_sensitivity"]

@@ -233,3 +233,15 @@ def detectability(detector, reference: pd.DataFrame, n_current, shift: float | N
     if shift is not None:
         table["could_detect"] = table["mds"].le(float(shift))
     return table
+
+
+def window_sensitivity(params, detector, reference: pd.DataFrame, drift) -> tuple[pd.DataFrame | None, str]:
+    """Notebook 02's sensitivity block: this window's minimum detectable shifts (when
+    `drift.detectable_shift` is set) and the words naming the features that could not have seen it."""
+    from driftlib.drift.summary import sensitivity_text
+
+    shift = params.drift.detectable_shift
+    if shift is None or drift.status != "ok":
+        return None, sensitivity_text(None, drift, shift)
+    seen = detectability(detector, reference, drift.n_rows, shift=shift)
+    return seen, sensitivity_text(seen, drift, shift)

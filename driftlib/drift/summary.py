@@ -260,16 +260,14 @@ class DriftInputs:
         return {name: "numeric" for name in self.numeric} | {name: "categorical" for name in self.categorical}
 
 
-def load_inputs(params, run_date: str, output_dir) -> DriftInputs:
+def load_inputs(params, registry, run_date: str, output_dir) -> DriftInputs:
     """The captured reference (notebook 01), the run window's production rows scored by the current
-    model with the labels known on the run date, and the output folder (created)."""
+    model of `registry` with the labels known on the run date, and the output folder (created)."""
     from pathlib import Path
 
     from driftlib.data import reference
     from driftlib.data.tables import load_production, run_window
-    from driftlib.models.registry import Registry
 
-    registry = Registry.from_params(params)
     start, end = run_window(params, run_date)
     ref, profile = reference.load_captured(params)
     skipped = SkippedInput()  # rows the readers left out (torn, unparsable, quarantined): reported and counted
@@ -324,17 +322,6 @@ def table_link(drift, ranked: pd.DataFrame, out_dir) -> str:
     return f"All {len(ranked):,} tested features: [{name}]({name})"
 
 
-def sensitivity(inputs: DriftInputs, detector, drift) -> tuple[pd.DataFrame | None, str]:
-    """Minimum detectable shifts of this window (when `drift.detectable_shift` is set) and the words."""
-    shift = inputs.params.drift.detectable_shift
-    if shift is None or drift.status != "ok":
-        return None, sensitivity_text(None, drift, shift)
-    from driftlib.calibration import detectability
-
-    seen = detectability(detector, inputs.reference, drift.n_rows, shift=shift)
-    return seen, sensitivity_text(seen, drift, shift)
-
-
 def drift_windows(inputs: DriftInputs, detector):
     """Drift per `drift.window` over the run window, finished windows reused (`run.cache`)."""
     from driftlib.drift import windows
@@ -352,14 +339,15 @@ class MultivariateViews:
     text: str = "Multivariate checks skipped (drift.multivariate is off, or too few rows)."
 
 
-def multivariate_views(inputs: DriftInputs, drift) -> MultivariateViews:
-    """Domain classifier + PCA reconstruction and the segments whose traffic share moved, on the most
-    drifted `drift.multivariate_max_features` features (bounded on wide tables); skipped when off."""
+def multivariate_views(inputs: DriftInputs, drift, drifted_slices) -> MultivariateViews:
+    """Domain classifier + PCA reconstruction and the segments whose traffic share moved
+    (`drifted_slices`: `driftlib.performance.slice_search.drifted_slices`, passed in as it sits above
+    `drift` in the layers), on the most drifted `drift.multivariate_max_features` features (bounded on
+    wide tables); skipped when off."""
     p = inputs.params
     if not p.drift.multivariate or drift.status != "ok":
         return MultivariateViews()
     from driftlib.drift.multivariate import multivariate_drift
-    from driftlib.performance.slice_search import drifted_slices
 
     mv = most_drifted(drift, inputs.features, p.drift.multivariate_max_features)
     num, cat = [f for f in inputs.numeric if f in mv], [f for f in inputs.categorical if f in mv]

@@ -152,7 +152,8 @@ def screen_features(reference: pd.DataFrame, y, numeric: list[str], categorical:
         else:
             table = pd.crosstab(groups, y).to_numpy(float)
             p[col] = float(stats.chi2_contingency(table).pvalue) if min(table.shape) > 1 else 1.0
-    order = sorted(p, key=lambda c: (np.nan_to_num(p[c], nan=1.0), [*numeric, *categorical].index(c)))
+    position = {c: i for i, c in enumerate([*numeric, *categorical])}
+    order = sorted(p, key=lambda c: (np.nan_to_num(p[c], nan=1.0), position[c]))
     keep = set(order[:max_features])
     return [c for c in numeric if c in keep], [c for c in categorical if c in keep]
 
@@ -390,8 +391,7 @@ def ks_asymp_pvalues(ref_sorted: list[np.ndarray], current: np.ndarray) -> np.nd
         both = np.concatenate([a, b])
         diff = np.searchsorted(a, both, side="right") / len(a) - np.searchsorted(b, both, side="right") / len(b)
         d[j] = np.max(np.abs(diff))
-        m, n = sorted([float(len(a)), float(len(b))], reverse=True)
-        en[j] = np.round(m * n / (m + n))
+        en[j] = np.round(len(a) * len(b) / (len(a) + len(b)))
     p = np.clip(stats.kstwo.sf(d, en), 0, 1) if len(d) else d
     return np.where(empty, 1.0, p)
 

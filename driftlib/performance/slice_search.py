@@ -367,7 +367,7 @@ class SliceFinder(_SliceBase):
     def _measure(self, y, pred, score, idx, rng) -> tuple[float, np.ndarray]:
         rows = Rows.of(None if score is None else score[idx], pred[idx])
         m = self.metric_
-        return m.point(y[idx], rows), bootstrap([m], y[idx], rows, self.n_boot, rng)[m.name]
+        return self._point(y, pred, score, idx), bootstrap([m], y[idx], rows, self.n_boot, rng)[m.name]
 
     def fit(self, reference: pd.DataFrame) -> "SliceFinder":
         self.metric_ = self._metric()

@@ -9,6 +9,7 @@ seconds after it opened or after its last response. Request bodies have their ow
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 
 try:  # uvicorn[standard] brings httptools; plain uvicorn has h11 only
@@ -20,7 +21,9 @@ HEADER_TIMEOUT_ENV = "DRIFTLIB_HEADER_TIMEOUT_S"  # set by run_server, read in e
 DEFAULT_HEADER_TIMEOUT_S = 10.0
 
 
+@functools.lru_cache(maxsize=1)
 def header_timeout() -> float:
+    """Read once per process, at the first connection (run_server sets it before uvicorn starts)."""
     try:
         return float(os.environ.get(HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_S))
     except ValueError:

@@ -266,8 +266,17 @@ def test_named_components_give_one_line_config_errors_naming_the_field():
     from driftlib.models.estimators import ESTIMATORS
     from driftlib.models.training import STRATEGIES, training_window
 
+    from driftlib.concept.estimate import CALIBRATORS
+    from driftlib.concept.onset import DETECTORS
+    from driftlib.concept.shift import LEARNERS
+    from driftlib.drift.multivariate import DETECTORS as MULTIVARIATE
+    from driftlib.drift.stats import STAT_TESTS
+
     for names, field, kind in [(ESTIMATORS, "model.estimator", "estimator"), (SINKS, "log.sink", "sink"),
-                               (STRATEGIES, "retrain.strategy", "strategy")]:
+                               (STRATEGIES, "retrain.strategy", "strategy"), (LEARNERS, "concept.learner", "learner"),
+                               (CALIBRATORS, "concept.calibration", "calibrator"),
+                               (DETECTORS, "concept.detectors", "detector"), (MULTIVARIATE, "detectors", "detector"),
+                               (STAT_TESTS, "drift.columns.method", "stat test")]:
         assert isinstance(names, Names) and names.field == field
         with pytest.raises(ConfigError, match=rf"^p.yaml: field '{field}': unknown {kind} 'nope' \(choose from ") as err:
             names.get("nope", source="p.yaml")

@@ -15,7 +15,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from driftlib.performance.metrics import Metric, Rows, interval, simulate
-from driftlib.core.errors import ConfigError, InputError
+from driftlib.core.errors import InputError
+from driftlib.core.names import Names
 
 
 def logit(p) -> np.ndarray:
@@ -46,14 +47,12 @@ class SigmoidCalibrator:
         return self.model_.predict_proba(logit(prob))[:, 1]
 
 
-CALIBRATORS = {"isotonic": IsotonicCalibrator, "sigmoid": SigmoidCalibrator}
+CALIBRATORS: Names[type] = Names("concept.calibration", {"isotonic": IsotonicCalibrator, "sigmoid": SigmoidCalibrator},
+                                  kind="calibrator")
 
 
 def make_calibrator(name: str):
-    if name not in CALIBRATORS:
-        raise ConfigError(f"field 'concept.calibration': unknown calibrator '{name}' "
-                          f"(choose from {', '.join(CALIBRATORS)})")
-    return CALIBRATORS[name]()
+    return CALIBRATORS.get(name)()
 
 
 @dataclass

@@ -17,6 +17,7 @@ from river import drift
 from river.drift import binary
 
 from driftlib.core.errors import ConfigError
+from driftlib.core.names import Names
 
 
 class AdwinDetector:
@@ -67,7 +68,8 @@ class DDMDetector:
         return events
 
 
-DETECTORS = {"adwin": AdwinDetector, "page_hinkley": PageHinkleyDetector, "ddm": DDMDetector}
+DETECTORS: Names[type] = Names("concept.detectors", {"adwin": AdwinDetector, "page_hinkley": PageHinkleyDetector,
+                                                     "ddm": DDMDetector}, kind="detector")
 
 
 @dataclass

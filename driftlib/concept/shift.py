@@ -35,7 +35,7 @@ from sklearn.preprocessing import SplineTransformer
 from threadpoolctl import threadpool_limits
 
 from driftlib.concept.estimate import logit
-from driftlib.core.errors import ConfigError
+from driftlib.core.names import Names
 
 PERIOD = "__period__"
 MAX_CATEGORIES = 250  # HistGradientBoosting's limit is 255 bins per categorical feature
@@ -118,13 +118,11 @@ class LinearLearner:
         return self.model_.predict_proba(Z)[:, 1]
 
 
-LEARNERS = {"hgb": HGBLearner, "linear": LinearLearner}
+LEARNERS: Names[type] = Names("concept.learner", {"hgb": HGBLearner, "linear": LinearLearner}, kind="learner")
 
 
 def make_learner(name: str, task: str, random_state: int):
-    if name not in LEARNERS:
-        raise ConfigError(f"field 'concept.learner': unknown learner '{name}' (choose from {', '.join(LEARNERS)})")
-    return LEARNERS[name](task, random_state)
+    return LEARNERS.get(name)(task, random_state)
 
 
 def screen_features(reference: pd.DataFrame, y, numeric: list[str], categorical: list[str], task: str,

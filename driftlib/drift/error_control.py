@@ -66,7 +66,7 @@ class ScoreNull:
             return float("nan")
         from driftlib.drift.stats import STAT_TESTS
 
-        test = STAT_TESTS.get(stattest)
+        test = STAT_TESTS[stattest] if stattest in STAT_TESTS else None
         extreme = null <= score if test is not None and test.is_p_value else null >= score
         return float((1 + np.count_nonzero(extreme)) / (1 + null.size))
 
@@ -189,7 +189,7 @@ def fdr_control(result, level: float = 0.05, null: ScoreNull | None = None, meth
     tested = result.tested
     rows = []
     for r in tested.to_dict("records"):
-        test = STAT_TESTS.get(r["stattest"])
+        test = STAT_TESTS[r["stattest"]] if r["stattest"] in STAT_TESTS else None
         p, source = float("nan"), None
         if null is not None:
             p, source = null.p_value(r["column"], r["stattest"], float(r["score"])), null.source

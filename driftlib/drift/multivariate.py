@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from driftlib.core.errors import ConfigError, InputError, NotFittedError
 from driftlib.core.jsonio import to_jsonable
+from driftlib.core.names import Names
 from driftlib.data.encoding import TabularEncoder, resolve_features
 from driftlib.data.features import BOOKKEEPING
 from driftlib.drift.detector import INSUFFICIENT, OK, split_windows
@@ -477,7 +478,8 @@ def _latest(r) -> MultivariateDriftResult:
     return scored[-1] if scored else (r.results[-1] if r.results else MultivariateDriftResult(r.detector, INSUFFICIENT))
 
 
-DETECTORS = {DOMAIN_CLASSIFIER: DomainClassifierDetector, RECONSTRUCTION: ReconstructionDriftDetector}
+DETECTORS: Names[type] = Names("detectors", {DOMAIN_CLASSIFIER: DomainClassifierDetector,
+                                             RECONSTRUCTION: ReconstructionDriftDetector}, kind="detector")
 
 
 def multivariate_drift(reference: pd.DataFrame, current: pd.DataFrame, numeric: Iterable[str] | None = None,
@@ -490,9 +492,7 @@ def multivariate_drift(reference: pd.DataFrame, current: pd.DataFrame, numeric: 
     """
     results = {}
     for name in detectors:
-        if name not in DETECTORS:
-            raise ConfigError(f"detectors: unknown detector '{name}' (choose from {', '.join(DETECTORS)})")
-        cls = DETECTORS[name]
+        cls = DETECTORS.get(name)
         accepted = set(inspect.signature(cls.__init__).parameters)
         kw = {k: v for k, v in kwargs.items() if k in accepted}
         det = (cls.from_params(params, numeric=numeric, categorical=categorical, **kw) if params is not None

@@ -15,17 +15,7 @@ def registries() -> dict[str, Names]:
     from driftlib.inference_log.sink import SINKS
     from driftlib.models.estimators import ESTIMATORS
 
-    return {"model.estimator": ESTIMATORS,
-            "concept.learner": _names("concept.learner", LEARNERS, "learner"),
-            "concept.calibration": _names("concept.calibration", CALIBRATORS, "calibration"),
-            "concept.detectors": _names("concept.detectors", DETECTORS, "detector"),
-            "log.sink": SINKS,
-            "drift.columns.method": _names("drift.columns.method", STAT_TESTS, "stat test")}
-
-
-def _names(field: str, registry, kind: str) -> Names:
-    """Registries not (yet) built on `Names` (plain dicts) read through one."""
-    return registry if isinstance(registry, Names) else Names(field, registry, kind=kind)
+    return {names.field: names for names in (ESTIMATORS, LEARNERS, CALIBRATORS, DETECTORS, SINKS, STAT_TESTS)}
 
 
 def check_components(params: Params) -> None:

@@ -19,14 +19,16 @@ from typing import Callable, ClassVar
 
 import numpy as np
 
+from driftlib.core.names import Names
 from driftlib.drift.stats.binning import binned_shares, hist_counts, span_unit, union_counts, union_edges
 from driftlib.drift.stats.samples import CATEGORICAL, NUMERIC, NumericSample, scale_for, scaled_prefix
 
-STAT_TESTS: dict[str, "StatTest"] = {}
+STAT_TESTS: Names["StatTest"] = Names("drift.columns.method", kind="stat test")
 
 
 def register(cls: type["StatTest"]) -> type["StatTest"]:
-    STAT_TESTS[cls.name] = cls()
+    """Class decorator: one instance of each test, by its `name`."""
+    STAT_TESTS.register(cls.name)(cls())
     return cls
 
 

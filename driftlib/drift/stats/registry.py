@@ -25,9 +25,9 @@ def available() -> list[str]:
 
 def get_stat_test(name: str, kind: str | None = None, where: str = "method") -> StatTest:
     """The registered test `name`; ConfigError if unknown or not applicable to `kind` (as Evidently)."""
-    test = STAT_TESTS.get(name)
-    if test is None:
+    if name not in STAT_TESTS:
         raise ConfigError(f"{where}: unknown stat test '{name}' (choose from {', '.join(available())})")
+    test = STAT_TESTS[name]
     if kind is not None and kind not in test.kinds:
         raise ConfigError(f"{where}: stat test '{name}' does not apply to a {kind} column")
     return test

@@ -354,20 +354,21 @@ def _family(t: pa.DataType) -> str:
 def _harmonise(tables: list[tuple[Path, pa.Table]], bad: _Quarantine) -> list[pa.Table]:
     """One type per column across files: minority types are quarantined (ints widen to floats)."""
     votes: dict[str, Counter] = {}
+    floating: set[str] = set()  # columns that are floats in some file: ints widen there (one pass, not per file)
     for _, t in tables:
         for f in t.schema:
             fam = _family(f.type)
             if fam != "null":
                 votes.setdefault(f.name, Counter())[fam] += t.num_rows - t[f.name].null_count
+            if pa.types.is_floating(f.type):
+                floating.add(f.name)
     major = {k: c.most_common(1)[0][0] for k, c in votes.items()}
     out = []
     for path, t in tables:
         for f in t.schema:
             want, fam = major.get(f.name), _family(f.type)
             if want is None or fam in ("null", want):
-                if fam == "number" and not pa.types.is_floating(f.type) and any(
-                        pa.types.is_floating(o.schema.field(f.name).type) for _, o in tables
-                        if f.name in o.column_names):
+                if fam == "number" and not pa.types.is_floating(f.type) and f.name in floating:
                     t = t.set_column(t.column_names.index(f.name), f.name, pc.cast(t[f.name], pa.float64()))
                 continue
             clash = pc.is_valid(t[f.name])

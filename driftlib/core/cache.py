@@ -74,3 +74,9 @@ class ResultCache:
                 pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         except OSError:  # a full or read-only disk costs speed, never the result
             pass
+
+
+def state_cache(params) -> ResultCache | None:
+    """The state folder's cache of finished windows (`state_dir/cache`), None when `run.cache` is off.
+    Notebook 03's windows use it; notebook 02's (`drift.windows.window_cache`) share the same folder."""
+    return ResultCache(params.state_dir / "cache") if params.run.cache else None

@@ -1,7 +1,7 @@
 """The contracts between notebooks, runner, index and monitoring, in one place.
 
 The notebook table, the vocabularies (notebook status, concept verdict, retraining decision, model
-health, exit codes) and the typed results notebooks 02-04 save. Producers build these objects;
+health, exit codes) and the typed results notebooks 01-04 save. Producers build these objects;
 consumers read their fields. Nobody guesses the shape of a dict. `to_dict()` keeps the keys of
 `../shared/DESIGN.md` (summary.json `result`); keys a summary does not model travel in `extra`,
 so a round trip never drops anything.
@@ -34,7 +34,7 @@ NOTEBOOK_TABLE = (
     NotebookSpec("04_retraining", "Retraining", ("02_data_drift", "03_concept_drift")),
 )
 NOTEBOOKS = tuple(nb.name for nb in NOTEBOOK_TABLE)
-DATA_DRIFT, CONCEPT_DRIFT, RETRAINING = NOTEBOOKS[1], NOTEBOOKS[2], NOTEBOOKS[3]
+REFERENCE_CAPTURE, DATA_DRIFT, CONCEPT_DRIFT, RETRAINING = NOTEBOOKS
 
 
 def notebook_spec(name: str) -> NotebookSpec:
@@ -167,6 +167,32 @@ class OutputDrift:
 
 
 @dataclass
+class ReferenceSummary(Summary):
+    """Notebook 01's result: which reference every later report is compared with, and whether it changed.
+
+    Saved with the keys notebook 01 has always written, in that order; `skipped_input` only when set
+    (the reference is read whole, so there is nothing to count)."""
+
+    NOTEBOOK: ClassVar[str] = REFERENCE_CAPTURE
+    n_rows: int | None = None
+    start: Any = None  # first and last reference timestamp (ISO strings once saved)
+    end: Any = None
+    fingerprint: str | None = None
+    changed: bool | None = None  # fingerprint differs from the last capture
+    model_version: str | None = None
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    positive_rate: float | None = None
+    baseline: dict[str, Any] = field(default_factory=dict)  # concept.baseline.Baseline.info()
+
+    def to_dict(self) -> dict[str, Any]:
+        own = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name not in ("headline", "warnings", "skipped_input", "extra")}
+        tail = {"warnings": self.warnings, **({"skipped_input": self.skipped_input} if self.skipped_input else {})}
+        return to_jsonable({"headline": self.headline, **self.extra, **own, **tail})
+
+
+@dataclass
 class DataDriftSummary(Summary):
     """Notebook 02's result."""
 
@@ -234,9 +260,10 @@ class RetrainSummary(Summary):
     forced: bool = False
 
 
-SUMMARIES: dict[str, type[Summary]] = {s.NOTEBOOK: s for s in (DataDriftSummary, ConceptSummary, RetrainSummary)}
+SUMMARIES: dict[str, type[Summary]] = {s.NOTEBOOK: s for s in (ReferenceSummary, DataDriftSummary,
+                                                                  ConceptSummary, RetrainSummary)}
 
 
 def typed_result(name: str, data: dict[str, Any] | None) -> Summary | None:
-    """A notebook's saved result as its typed summary (a plain `Summary` for notebook 01)."""
+    """A notebook's saved result as its typed summary."""
     return SUMMARIES.get(notebook_spec(name).name, Summary).from_dict(data)

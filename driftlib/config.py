@@ -173,6 +173,8 @@ class ConceptConfig(Strict):
     max_features: int = Field(50, ge=1, description="wide tables: the concept test models P(y|x) on this many "
                               "features, those most associated with the target on the reference")
     test_windows: bool = Field(True, description="also run the concept test on every timeline window")
+    n_jobs: int = Field(2, ge=1, description="processes for the timeline windows not reused from the cache "
+                        "(at most the CPUs; 1 = this process only); results do not depend on it")
     history_days: int | None = Field(365, ge=1, description="the timeline and change detectors look back this "
                                      "far before the run date (null: all history); bounds a run's cost as the log grows")
     calibration: str = Field("isotonic", description="isotonic | sigmoid, fitted on the reference")

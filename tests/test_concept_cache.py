@@ -52,3 +52,32 @@ def test_cells_holding_arrays_do_not_break_the_key():
     a = pd.DataFrame({"x": [1.0, 2.0], "flags": [np.array(["a"]), np.array([], dtype=object)]})
     b = a.assign(flags=[np.array(["b"]), np.array([], dtype=object)])
     assert frame_digest(a) == frame_digest(a.copy()) != frame_digest(b)
+
+
+def test_windows_spread_over_processes_give_the_sequential_report(tmp_path):
+    """concept.n_jobs only changes where the windows are computed, never what the report says."""
+    from driftlib.core import parallel
+
+    world = make_world(8, n_production=4000, days=70, flip_at=0.5)
+    n_windows = len(_report(world, None).windows)
+    assert parallel.n_processes(2, n_windows) == min(2, __import__("os").cpu_count())  # really split
+    world.params.concept.n_jobs = 1
+    sequential = _report(world, None).to_dict()
+    world.params.concept.n_jobs = 2
+    spread = _report(world, ResultCache(tmp_path / "cache")).to_dict()
+    assert json.dumps(sequential, sort_keys=True) == json.dumps(spread, sort_keys=True)
+    again = ResultCache(tmp_path / "cache")
+    _report(world, again)
+    assert again.hits == n_windows and again.misses == 0  # results computed elsewhere are stored here
+
+
+def test_map_chunks_keeps_input_order_whatever_the_split():
+    from driftlib.core.parallel import map_chunks
+
+    items = list(range(23))
+    assert map_chunks(_squares, items, 1) == map_chunks(_squares, items, 2) == [i * i for i in items]
+    assert map_chunks(_squares, [], 2) == []
+
+
+def _squares(chunk):
+    return [i * i for i in chunk]

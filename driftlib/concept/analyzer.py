@@ -23,6 +23,7 @@ from driftlib.concept.shift import (CalibrationShiftTest, ConceptShiftTest, Cova
 from driftlib.performance.slices import slice_drops
 from driftlib.config import Params
 from driftlib.core.errors import ConfigError, InputError, NotFittedError
+from driftlib.core.parallel import map_chunks
 
 CONCEPT_TESTS = ("calibration", "features")
 from driftlib.core.contracts import VERDICTS  # noqa: E402,F401
@@ -255,26 +256,37 @@ class ConceptDriftAnalyzer:
         if df.empty:
             return []
         bounds = W.assign_windows(df[self._c.timestamp], self.spec, as_of)
-        out = []
-        for (start, end), w in df.groupby([bounds["start"], bounds["end"]], sort=True):
-            out.append(self._cached_window(w, start, end))
+        windows = [(start, end, w) for (start, end), w in df.groupby([bounds["start"], bounds["end"]], sort=True)]
+        keys = [self._window_key(w, start, end) for start, end, w in windows]
+        found = [self.cache.lookup(k) if k else (False, None) for k in keys]
+        todo = [i for i, (hit, _) in enumerate(found) if not hit]
+        # the windows not reused are independent: spread over the cores (concept.n_jobs), same results
+        computed = map_chunks(self._summarise_windows, [windows[i] for i in todo], self.cfg.n_jobs)
+        out = [value for _, value in found]
+        for i, value in zip(todo, computed):
+            if keys[i]:
+                self.cache.put(keys[i], value)
+            out[i] = value
         return out
+
+    def _summarise_windows(self, windows: list[tuple]) -> list[dict]:
+        return [self._summarise(w, start, end, test=self.cfg.test_windows) for start, end, w in windows]
 
     def _state_key(self, ref: pd.DataFrame) -> str:
         """Everything a window's result depends on besides its own rows: reference, settings, seed."""
         from driftlib.core.cache import key_of
 
-        return key_of("concept-window-v1", self._used(ref), self.params.concept.model_dump(mode="json"),
+        return key_of("concept-window-v1", self._used(ref), self.params.concept.model_dump(mode="json", exclude={"n_jobs"}),
                       self.params.columns.model_dump(mode="json"), self.task, self.seed,
                       sorted(self.numeric_), sorted(self.categorical_))
 
-    def _cached_window(self, w: pd.DataFrame, start, end) -> dict:
-        compute = lambda: self._summarise(w, start, end, test=self.cfg.test_windows)  # noqa: E731
+    def _window_key(self, w: pd.DataFrame, start, end) -> str | None:
+        """The cache key of one timeline window (None without a cache)."""
         if self.cache is None:
-            return compute()
+            return None
         from driftlib.core.cache import key_of
 
-        return self.cache.get(key_of(self.state_key_, self._used(w), str(start), str(end)), compute)
+        return key_of(self.state_key_, self._used(w), str(start), str(end))
 
     def _used(self, df: pd.DataFrame) -> pd.DataFrame:
         """The columns a window's result depends on (not log bookkeeping such as flags)."""

@@ -21,6 +21,7 @@ from driftlib.concept.report import ConceptReport
 from driftlib.concept.segments import SegmentViews, segment_views
 from driftlib.concept.served import Served, served_model
 from driftlib.config import load_params
+from driftlib.core import parallel
 from driftlib.core.cache import ResultCache, state_cache
 from driftlib.core.contracts import ConceptSummary, SkippedInput
 from driftlib.data import reference
@@ -59,6 +60,7 @@ def load_inputs(params, run_date: str, data_drift: dict | None = None) -> Concep
     (with its baseline and notebook 01's baseline notes). `data_drift` is notebook 02's result."""
     if isinstance(params, (str, Path)):
         params = load_params(params)
+    parallel.warm(params.concept.n_jobs, "driftlib.concept.analyzer")  # workers import while the log is read
     start, end = run_window(params, run_date)
     ref, profile = reference.load_captured(params)
     skipped = SkippedInput()

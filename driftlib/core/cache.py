@@ -53,20 +53,29 @@ class ResultCache:
         return self.folder / key[:2] / f"{key}.pkl"
 
     def get(self, key: str, compute: Callable[[], Any]) -> Any:
-        if self.folder is None:
-            return compute()
-        path = self._path(key)
-        try:
-            with open(path, "rb") as fh:
-                value = pickle.load(fh)
-            self.hits += 1
+        found, value = self.lookup(key)
+        if found:
             return value
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
-            pass
-        self.misses += 1
         value = compute()
-        self._store(path, value)
+        self.put(key, value)
         return value
+
+    def lookup(self, key: str) -> tuple[bool, Any]:
+        """(True, stored value) or (False, None): for callers that compute their misses together."""
+        if self.folder is None:
+            return False, None
+        try:
+            with open(self._path(key), "rb") as fh:
+                value = pickle.load(fh)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+            self.misses += 1
+            return False, None
+        self.hits += 1
+        return True, value
+
+    def put(self, key: str, value: Any) -> None:
+        if self.folder is not None:
+            self._store(self._path(key), value)
 
     def _store(self, path: Path, value: Any) -> None:
         try:

@@ -84,3 +84,19 @@ def separating_features(result, top: int = 10, title: str | None = None) -> Figu
     fig.suptitle(title or "What separates the window from the reference", fontsize=10, x=0.01, ha="left")
     fig.tight_layout()
     return fig
+
+
+def show_views(views) -> list[Figure]:
+    """Notebook 02's multivariate figures, displayed: the features separating the run window from the
+    reference and the segments whose share moved; none when the checks were skipped. Displayed here
+    because figures drawn inside a notebook's `if` are not the cell's value and would not be shown."""
+    if views.multivariate is None:
+        return []
+    from IPython.display import display
+
+    from driftlib.plots.slices import slice_bars
+
+    figures = [separating_features(views.multivariate), slice_bars(views.segments)]
+    for fig in figures:
+        display(fig)
+    return figures

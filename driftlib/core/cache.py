@@ -87,5 +87,5 @@ class ResultCache:
 
 def state_cache(params) -> ResultCache | None:
     """The state folder's cache of finished windows (`state_dir/cache`), None when `run.cache` is off.
-    Notebook 03's windows use it; notebook 02's (`drift.windows.window_cache`) share the same folder."""
+    Notebook 02's drift windows and notebook 03's concept windows share it."""
     return ResultCache(params.state_dir / "cache") if params.run.cache else None

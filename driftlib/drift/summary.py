@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from driftlib.core.cache import state_cache
 from driftlib.core.contracts import DataDriftSummary, SkippedInput
 from driftlib.core.errors import DriftlibError
 
@@ -329,7 +330,7 @@ def drift_windows(inputs: DriftInputs, detector):
     p = inputs.params
     return windows.score_windows(detector, inputs.current, timestamp=p.columns.timestamp, window=p.drift.window,
                                  min_rows=p.drift.min_rows, start=inputs.start, end=inputs.end,
-                                 cache=windows.window_cache(p), reference=inputs.reference)
+                                 cache=state_cache(p), reference=inputs.reference)
 
 
 @dataclass

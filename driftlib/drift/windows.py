@@ -25,11 +25,6 @@ from driftlib.drift.detector import DriftDetector, WindowedDrift, parse_window, 
 VERSION = "drift-window-v1"
 
 
-def window_cache(params) -> ResultCache | None:
-    """The state folder's result cache (`run.cache`), shared with the concept windows; None when off."""
-    return ResultCache(params.state_dir / "cache") if params.run.cache else None
-
-
 def detector_key(detector: DriftDetector, reference: pd.DataFrame) -> str:
     """Everything a window's result depends on besides its own rows: the reference's monitored
     columns and the detector's settings (as fitted: kinds, tests, thresholds, outputs)."""

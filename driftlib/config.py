@@ -157,7 +157,9 @@ class CalibrationConfig(Strict):
 
 
 class ConceptConfig(Strict):
-    window: str = "7D"
+    window: str = Field("7D", description="timeline windows: a fixed span ending at the run date (7D), a "
+                        "calendar offset (W-MON, MS: finished weeks/months keep their bounds, so daily runs "
+                        "reuse them from the cache) or a row count")
     min_labels: int = Field(200, ge=10)
     metric: str | None = Field(None, description="default follows the task: roc_auc (classification), mae (regression)")
     n_bootstrap: int = Field(200, ge=20)

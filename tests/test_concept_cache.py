@@ -81,3 +81,42 @@ def test_map_chunks_keeps_input_order_whatever_the_split():
 
 def _squares(chunk):
     return [i * i for i in chunk]
+
+
+def test_calendar_windows_let_a_daily_run_reuse_every_finished_week(tmp_path):
+    """With `concept.window: W-MON` the weeks keep their bounds from one day's run to the next, so the
+    next day recomputes only the week it adds to (and any week a late label reached)."""
+    import pandas as pd
+
+    world = make_world(9, n_production=4000, days=70)
+    world.params.concept.window = "W-MON"
+    cache = ResultCache(tmp_path / "cache")
+
+    def run(as_of):
+        a = ConceptDriftAnalyzer(world.params, cache=cache).fit(world.reference)
+        return a.score(world.production, as_of=as_of)
+
+    yesterday = run(world.as_of - pd.Timedelta(days=1))
+    hits, misses = cache.hits, cache.misses
+    today = run(world.as_of)
+    assert all(pd.Timestamp(w["start"]).weekday() == 0 for w in today.windows[1:])  # calendar weeks
+    assert pd.Timestamp(today.windows[-1]["end"]) == world.as_of
+    assert cache.misses - misses <= 2 and cache.hits - hits >= len(today.windows) - 2
+    assert len(today.windows) >= 9 and [w["start"] for w in today.windows[:-2]] == \
+        [w["start"] for w in yesterday.windows[:len(today.windows) - 2]]
+    cold = ConceptDriftAnalyzer(world.params, cache=None).fit(world.reference).score(world.production,
+                                                                                      as_of=world.as_of)
+    assert json.dumps(cold.to_dict(), sort_keys=True) == json.dumps(today.to_dict(), sort_keys=True)
+
+
+def test_concept_windows_read_calendar_offsets_as_the_drift_windows_do():
+    import pandas as pd
+
+    from driftlib.concept.windows import assign_windows, window_spec
+
+    assert window_spec("7D") == pd.Timedelta(days=7) and window_spec("500") == 500
+    ts = pd.Series(pd.date_range("2024-01-03", "2024-03-20", freq="6h", tz="UTC"))
+    end = pd.Timestamp("2024-03-21", tz="UTC")
+    months = assign_windows(ts, window_spec("MS"), end)
+    assert sorted(months["start"].unique()) == list(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"], utc=True))
+    assert months["end"].max() == end and (months["start"] <= ts).all() and (ts < months["end"]).all()

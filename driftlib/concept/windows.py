@@ -1,4 +1,4 @@
-"""Time windows ending at the run date, label bookkeeping, and target/prediction drift per window."""
+"""Time windows (fixed spans ending at the run date, or calendar weeks/months), label bookkeeping, and target/prediction drift per window."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,26 +11,34 @@ from driftlib.data.labels import labels_as_of
 LABEL_TIME = "label_timestamp"
 
 
-def window_spec(window: str) -> pd.Timedelta | int:
-    """'7D', '12h' ... -> Timedelta; '5000' -> a count of rows."""
+def window_spec(window: str) -> pd.Timedelta | pd.DateOffset | int:
+    """'7D', '12h' -> Timedelta; calendar offsets ('W-MON', 'MS', 'QS') -> DateOffset; '5000' -> a count
+    of rows. The same reading as the drift windows' (`driftlib.drift.detector.parse_window`)."""
+    from pandas.tseries.frequencies import to_offset
+
     text = str(window).strip()
     if text.isdigit():
         if int(text) < 1:
             raise ConfigError("field 'concept.window': a row count must be positive")
         return int(text)
     try:
-        span = pd.Timedelta(text)
+        offset = to_offset(text)
     except ValueError:
-        raise ConfigError(f"field 'concept.window': '{window}' is neither a fixed time span "
-                          "(e.g. 7D, 12h) nor a row count") from None
+        raise ConfigError(f"field 'concept.window': '{window}' is neither a pandas offset "
+                          "(e.g. 7D, 12h, W-MON, MS) nor a row count") from None
+    if not isinstance(offset, pd.offsets.Tick):
+        return offset
+    span = pd.Timedelta(offset)
     if span <= pd.Timedelta(0):
         raise ConfigError("field 'concept.window': the time span must be positive")
     return span
 
 
-def assign_windows(ts: pd.Series, spec: pd.Timedelta | int, end: pd.Timestamp) -> pd.DataFrame:
-    """Window start/end per row; time windows are aligned so the last one ends exactly at `end` and
-    hold [start, end), as `driftlib.drift.detector.split_windows` does."""
+def assign_windows(ts: pd.Series, spec: pd.Timedelta | pd.DateOffset | int, end: pd.Timestamp) -> pd.DataFrame:
+    """Window start/end per row, windows holding [start, end). Fixed spans are aligned so the last one
+    ends exactly at `end`; calendar offsets (W-MON, MS) follow the calendar, so a finished week or month
+    keeps its bounds from one daily run to the next (and its cached result), and the last window runs
+    from the last calendar boundary to `end`, as `driftlib.drift.detector.split_windows` does."""
     if isinstance(spec, int):
         k = (len(ts) - 1 - np.arange(len(ts))) // spec
         groups = pd.Series(k, index=ts.index)
@@ -43,10 +51,13 @@ def assign_windows(ts: pd.Series, spec: pd.Timedelta | int, end: pd.Timestamp) -
 
     if len(ts) == 0:
         return pd.DataFrame({"start": ts, "end": ts}, index=ts.index)
-    n = max(1, int(np.ceil((end - ts.min()) / spec)))
-    first = end - n * spec
-    # the drift report's rule: a window is [start, end), a row stamped on a boundary opens the next window
-    edges = window_edges(first, end, to_offset(spec), first, end)
+    if isinstance(spec, pd.Timedelta):
+        n = max(1, int(np.ceil((end - ts.min()) / spec)))
+        first = end - n * spec
+        # the drift report's rule: a window is [start, end), a row stamped on a boundary opens the next window
+        edges = window_edges(first, end, to_offset(spec), first, end)
+    else:
+        edges = window_edges(ts.min(), end, spec, None, end)
     ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64")
     ids = np.clip(edges.asi8.searchsorted(ns, "right") - 1, 0, len(edges) - 2)
     return pd.DataFrame({"start": edges[ids], "end": edges[ids + 1]}, index=ts.index)

@@ -285,3 +285,28 @@ def test_progress_shows_elapsed_time_while_a_notebook_runs(tmp_path, monkeypatch
     ticks = [ln for ln in lines if "still running" in ln]
     assert ticks and ticks[0].startswith("[1/1] 01_reference_capture: still running, ")
     assert ticks[-1].endswith(" s elapsed") and int(ticks[-1].split(", ")[1].split()[0]) >= 2
+
+
+def test_the_next_notebook_starts_once_the_outcome_is_written_not_when_the_kernel_is_gone(tmp_path):
+    """A worker writes its outcome, then shuts its kernel down (about a second, more with worker
+    processes): the run goes on at the outcome instead of waiting for the process to exit."""
+    import subprocess
+    import sys
+    import time
+
+    from driftlib.config import parse_params
+    from driftlib.workbench.runner import Runner
+
+    params = parse_params({"name": "m", "root": str(tmp_path), "reference": {"path": "r.csv"},
+                           "columns": {"timestamp": "ts"}}, str(tmp_path / "p.yaml"))
+    runner = Runner(params, "2024-01-01")
+    done = tmp_path / "status.json"
+    proc = subprocess.Popen([sys.executable, "-c", f"import pathlib, time; pathlib.Path({str(done)!r})"
+                             ".write_text('{}'); time.sleep(30)"])
+    try:
+        t0 = time.monotonic()
+        assert runner._wait(proc, timeout_s=20, done=done) is True
+        assert time.monotonic() - t0 < 10 and proc.poll() is None  # went on while the worker still ran
+    finally:
+        proc.kill()
+        proc.wait()

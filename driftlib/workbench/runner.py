@@ -207,6 +207,7 @@ class Runner:
         t0 = time.monotonic()
         previous = self._previous_statuses()
         self._warm: dict[str, _Worker] = {}
+        self._closing: list[_Worker] = []  # finished notebooks whose worker still shuts its kernel down
         renders: list[tuple[NotebookRun, Future]] = []
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftlib-render") as render_pool:
@@ -233,6 +234,8 @@ class Runner:
         finally:
             for name in list(self._warm):
                 self._discard(name)
+            for worker in self._closing:
+                worker.close()
         if set(self.names) != set(NOTEBOOKS):
             run.notebooks = self._merge_previous(run.notebooks, staging)
         run.warnings = self._render_warnings + [
@@ -313,7 +316,8 @@ class Runner:
         proc = worker.proc
         try:
             worker.start(spec)
-            finished = self._wait(proc, self.params.run.notebook_timeout_s, ready=worker.ready, then=then)
+            finished = self._wait(proc, self.params.run.notebook_timeout_s, ready=worker.ready, then=then,
+                                  done=Path(spec["status_file"]))
         except BaseException:  # Ctrl-C, SIGTERM handler, …: take the worker and kernel along
             worker.discard()
             raise
@@ -324,6 +328,8 @@ class Runner:
                 return "timeout", (f"exceeded run.notebook_timeout_s = {self.params.run.notebook_timeout_s} s "
                                    "(wall-clock limit of one notebook)")
             status_file = Path(spec["status_file"])
+            if proc.poll() is None:  # outcome written; the worker is still shutting its kernel down
+                self._closing.append(worker)
             if not status_file.is_file():
                 return "failed", f"the notebook process exited with code {proc.returncode} without a status"
             outcome = json.loads(status_file.read_text())
@@ -334,16 +340,20 @@ class Runner:
     heartbeat_s = 30.0
 
     def _wait(self, proc: subprocess.Popen, timeout_s: float, ready: Path | None = None,
-              then: Callable[[], None] = lambda: None) -> bool:
+              then: Callable[[], None] = lambda: None, done: Path | None = None) -> bool:
         """Wait for the worker; every `heartbeat_s` say how long it has been running. False on timeout.
-        `then` runs once `ready` exists (the worker's kernel is warm), while the notebook runs."""
+        `then` runs once `ready` exists (the worker's kernel is warm), while the notebook runs. The
+        notebook is over once `done` (its outcome) exists: the worker's kernel shutdown, about a second,
+        then overlaps the next notebook instead of delaying it."""
         t0 = time.monotonic()
         next_tick, pending = t0 + self.heartbeat_s, True
         while (left := timeout_s - (time.monotonic() - t0)) > 0:
             if pending and (ready is None or ready.exists()):
                 pending = False
                 then()
-            step = min(left, max(0.0, next_tick - time.monotonic()), 0.05 if pending else left)
+            if done is not None and done.exists():
+                return True
+            step = min(left, max(0.0, next_tick - time.monotonic()), 0.05 if pending or done else left)
             try:
                 proc.wait(timeout=step)
                 return True
@@ -437,6 +447,13 @@ class _Worker:
         lifeline.kill_tree(self.proc.pid)
         self.proc.wait()
         self.cleanup()
+
+    def close(self, grace_s: float = 10.0) -> None:
+        """Let a finished worker shut its kernel down; past `grace_s`, end it and its kernel."""
+        try:
+            self.proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self.discard()
 
     def cleanup(self) -> None:
         try:

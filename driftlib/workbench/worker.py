@@ -195,7 +195,9 @@ def run_spec(spec_path: Path, kernel: WarmKernel | None = None, *, tied: bool = 
     if spec.get("runner_pid") and not tied:
         lifeline.die_with_parent(int(spec["runner_pid"]))
     outcome = execute(spec, kernel)
-    Path(spec["status_file"]).write_text(json.dumps(outcome))
+    from driftlib.core.jsonio import atomic_write_text  # imported during the warm-up
+
+    atomic_write_text(spec["status_file"], json.dumps(outcome))  # the runner moves on once it exists
     return 0 if outcome["status"] == "success" else 1
 
 
@@ -207,6 +209,8 @@ def warm_main(notebook: str, cwd: str, ready: str | None = None) -> int:
     kernel = warm_kernel(notebook, cwd or None)
     try:
         import papermill  # noqa: F401 - imported while the previous notebook runs, not after
+
+        import driftlib.core.jsonio  # noqa: F401 - the outcome's writer (pulls in pandas)
     except ImportError:
         pass
     if ready:  # the runner starts the next worker only now: two warm-ups at once slow both down

@@ -315,10 +315,20 @@ def _read_file(path: Path, kind: str, torn: list, bad: _Quarantine) -> pa.Table 
         return table, {"torn": file_torn, "bad_count": file_bad.count, "bad_sample": file_bad.sample}
 
     table, info = compact.cached_read(path, parse)
+    table = None if table is None else _plain_lists(table)
     torn.extend(tuple(t) for t in info.get("torn", []))
     if info.get("bad_count"):
         bad.count += info["bad_count"]
         bad.sample.extend(info["bad_sample"][:max(0, SAMPLE_SIZE - len(bad.sample))])
+    return table
+
+
+def _plain_lists(table: pa.Table) -> pa.Table:
+    """Parquet names a list's values `element` where a JSON parse says `item`: one spelling, so a file
+    read from its Parquet copy and one parsed today are the same column (not a type clash)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_large_list(f.type) or (pa.types.is_list(f.type) and f.type.value_field.name != "item"):
+            table = table.set_column(i, f.name, pc.cast(table[f.name], pa.list_(f.type.value_type)))
     return table
 
 

@@ -120,3 +120,29 @@ def test_concept_windows_read_calendar_offsets_as_the_drift_windows_do():
     months = assign_windows(ts, window_spec("MS"), end)
     assert sorted(months["start"].unique()) == list(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"], utc=True))
     assert months["end"].max() == end and (months["start"] <= ts).all() and (ts < months["end"]).all()
+
+
+def test_a_daily_7d_schedule_reuses_the_windows_of_the_run_a_week_earlier(tmp_path):
+    """Fixed spans end at the run date, so today's windows are the ones the run seven days ago made
+    (same bounds): a daily schedule recomputes only the newest window and those late labels reached."""
+    import pandas as pd
+
+    world = make_world(9, n_production=4000, days=70)
+    assert world.params.concept.window == "7D"
+    cache = ResultCache(tmp_path / "cache")
+
+    def run(as_of):
+        return ConceptDriftAnalyzer(world.params, cache=cache).fit(world.reference).score(world.production,
+                                                                                            as_of=as_of)
+
+    week_ago = run(world.as_of - pd.Timedelta(days=7))
+    hits, misses = cache.hits, cache.misses
+    today = run(world.as_of)
+    assert [w["start"] for w in today.windows[:-1]] == [w["start"] for w in week_ago.windows]
+    same = lambda a, b: json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)  # noqa: E731
+    late = sum(not same(a, b) for a, b in zip(today.windows[:-1], week_ago.windows))  # new labels reached these
+    assert cache.misses - misses == 1 + late and late <= 2
+    assert cache.hits - hits == len(today.windows) - 1 - late >= 7
+    cold = ConceptDriftAnalyzer(world.params, cache=None).fit(world.reference).score(world.production,
+                                                                                      as_of=world.as_of)
+    assert json.dumps(cold.to_dict(), sort_keys=True) == json.dumps(today.to_dict(), sort_keys=True)

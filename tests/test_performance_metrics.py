@@ -72,3 +72,25 @@ def test_unknown_metric_names_are_one_line_config_errors_naming_the_field():
         get_metric("r2", "classification", "concept.slice_metric")
     with pytest.raises(ConfigError, match=r"field 'retrain.metric': unknown metric 'ece'"):
         gate_metric("ece")
+
+
+@pytest.mark.parametrize("size", [None, 300])
+@pytest.mark.parametrize("name", [m.name for m in CATALOGUE.values() if m.per_row])
+def test_mean_metrics_bootstrap_by_gathering_the_rows_the_weights_count(name, size):
+    """The fast path for mean metrics gives the replicates of the weighted path: the same draws, so
+    accuracy (integer counts) agrees bit for bit and the others to rounding."""
+    from driftlib.performance import metrics as M
+
+    m = CATALOGUE[name]
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.01, 0.99, 700)
+    y = (rng.random(700) < p).astype(float) if m.task == "classification" else rng.normal(size=700)
+    rows = Rows.of(p, (p >= 0.5).astype(float) if m.task == "classification" else rng.normal(size=700))
+    fast = M.bootstrap([m], y, rows, 250, np.random.default_rng(7), size)[name]
+    sorted_rows, ys = rows.sort(y)
+    w = bootstrap_weights(np.random.default_rng(7), 250, 700, size)
+    weighted = m(ys[None, :], w, sorted_rows)
+    if name == "accuracy":
+        assert np.array_equal(fast, weighted)
+    np.testing.assert_allclose(fast, weighted, rtol=1e-12, atol=1e-15)
+    assert fast.std() > 0

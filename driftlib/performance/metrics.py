@@ -71,8 +71,12 @@ def _ratio(num, den):
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
+def _correct(y, rows: Rows):
+    return y * rows.pred + (1 - y) * (1 - rows.pred)
+
+
 def accuracy(y, w, rows: Rows):
-    return _mean(y * rows.pred + (1 - y) * (1 - rows.pred), w)
+    return _mean(_correct(y, rows), w)
 
 
 def f1(y, w, rows: Rows):
@@ -112,14 +116,22 @@ def average_precision(y, w, rows: Rows):
     return np.where(total_neg > 0, ap, np.nan)
 
 
-def brier(y, w, rows: Rows):
+def _squared_error(y, rows: Rows):
     p = rows.score
-    return _mean(y * (1 - p) ** 2 + (1 - y) * p**2, w)
+    return y * (1 - p) ** 2 + (1 - y) * p**2
+
+
+def brier(y, w, rows: Rows):
+    return _mean(_squared_error(y, rows), w)
+
+
+def _log_error(y, rows: Rows):
+    p = np.clip(rows.score, EPS, 1 - EPS)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
 def log_loss(y, w, rows: Rows):
-    p = np.clip(rows.score, EPS, 1 - EPS)
-    return _mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)), w)
+    return _mean(_log_error(y, rows), w)
 
 
 def ece(y, w, rows: Rows):
@@ -127,8 +139,12 @@ def ece(y, w, rows: Rows):
     return np.abs((w * (rows.score - y)) @ rows._bins).sum(axis=1) / w.sum(axis=1)
 
 
+def _abs_error(y, rows: Rows):
+    return np.abs(y - rows.pred)
+
+
 def mae(y, w, rows: Rows):
-    return _mean(np.abs(y - rows.pred), w)
+    return _mean(_abs_error(y, rows), w)
 
 
 def rmse(y, w, rows: Rows):
@@ -154,6 +170,7 @@ class Metric:
     higher_is_better: bool
     task: str
     needs_probability: bool = False
+    per_row: Callable | None = None  # a mean metric's per-row values: replicates can gather rows (see bootstrap)
 
     def __call__(self, y, w, rows: Rows) -> np.ndarray:
         y, w = np.broadcast_arrays(np.atleast_2d(np.asarray(y, dtype=float)),
@@ -172,14 +189,14 @@ class Metric:
 # retraining gate (retrain.metric) each use a part of it; core.contracts keeps the two name lists
 # params are checked against (tests/test_contracts.py holds them equal to these tables).
 CATALOGUE: dict[str, Metric] = {m.name: m for m in [
-    Metric("accuracy", accuracy, True, "classification"),
+    Metric("accuracy", accuracy, True, "classification", per_row=_correct),
     Metric("f1", f1, True, "classification"),
     Metric("roc_auc", roc_auc, True, "classification", needs_probability=True),
     Metric("average_precision", average_precision, True, "classification", needs_probability=True),
-    Metric("brier", brier, False, "classification", needs_probability=True),
+    Metric("brier", brier, False, "classification", needs_probability=True, per_row=_squared_error),
     Metric("ece", ece, False, "classification", needs_probability=True),
-    Metric("log_loss", log_loss, False, "classification", needs_probability=True),
-    Metric("mae", mae, False, "regression"),
+    Metric("log_loss", log_loss, False, "classification", needs_probability=True, per_row=_log_error),
+    Metric("mae", mae, False, "regression", per_row=_abs_error),
     Metric("rmse", rmse, False, "regression"),
     Metric("r2", r2, True, "regression"),
 ]}
@@ -221,12 +238,27 @@ def bootstrap(metrics: list[Metric], y, rows: Rows, n_boot: int, rng: np.random.
     size-dependent metric such as ECE compares like with like.
     """
     rows, y = rows.sort(np.asarray(y, dtype=float))
+    if all(m.per_row for m in metrics):
+        return _bootstrap_means(metrics, y, rows, n_boot, rng, size)
     y = y[None, :]
     out = {m.name: [] for m in metrics}
     for b in _chunks(n_boot, len(rows)):
         w = bootstrap_weights(rng, b, len(rows), size)
         for m in metrics:
             out[m.name].append(m(y, w, rows))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _bootstrap_means(metrics: list[Metric], y, rows: Rows, n_boot: int, rng: np.random.Generator,
+                     size: int | None) -> dict:
+    """Mean metrics: a replicate sums the values of the rows it drew, the very draws `bootstrap_weights`
+    would count (same random stream, same replicates; a segment search runs thousands of these)."""
+    values = {m.name: m.per_row(y, rows) for m in metrics}
+    out = {m.name: [] for m in metrics}
+    for b in _chunks(n_boot, len(rows)):
+        idx = rng.integers(0, len(rows), size=(b, size or len(rows)))
+        for name, v in values.items():
+            out[name].append(v[idx].sum(axis=1) / idx.shape[1])
     return {k: np.concatenate(v) for k, v in out.items()}
 
 

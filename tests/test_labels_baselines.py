@@ -250,3 +250,19 @@ def test_onset_follows_the_detectors_across_windows_too_sparse_to_judge():
     assert onset == d(9) and first == d(21) and "adwin" in basis  # was: the streak start, d(21)
     onset, first, basis = F.onset(windows, [], True, d(21), d(28), pd.Timedelta("7D"))
     assert onset is None and first == d(21) and "no change point" in basis
+
+
+def test_an_unknown_onset_says_whether_the_detectors_saw_rises_that_fell_again():
+    from driftlib.concept import findings as F
+
+    d = lambda day: pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=day)  # noqa: E731
+    windows = [{"start": d(0), "degraded": False}, {"start": d(7), "degraded": True},
+               {"start": d(14), "degraded": True}, {"start": d(21), "degraded": True}]
+    up = lambda day: {"timestamp": d(day), "direction": "up", "detectors": ["adwin", "ddm"]}  # noqa: E731
+    down = {"timestamp": d(20), "direction": "down", "detectors": ["adwin", "ddm"]}
+    onset, first, basis = F.onset(windows, [up(3), up(12), down], True, d(21), d(28), pd.Timedelta("7D"))
+    assert onset is None and first == d(7)
+    assert "agreed on 2 rises" in basis and "fell again" in basis and "2024-01-21" in basis
+    onset, first, basis = F.onset(windows, [], True, d(21), d(28), pd.Timedelta("7D"))
+    assert onset is None and basis == ("no change point where the detectors agreed since 2024-01-01, "
+                                       "the last window judged not degraded")

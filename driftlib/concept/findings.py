@@ -73,11 +73,17 @@ def onset(windows: list[dict], points: list[dict], degraded, start, as_of, toler
     downs = [pd.Timestamp(p["timestamp"]) for p in points if p["direction"] == "down"]
     floor = lo - tolerance if lo is not None else None
     candidates = [t for t in ups if t < as_of and (floor is None or t >= floor)]
+    rises = len(candidates)
     recent_down = [d for d in downs if candidates and d < as_of and d > candidates[0]]
     if recent_down:  # errors fell again after that rise: the current episode starts later
         candidates = [t for t in candidates if t > max(recent_down)]
+    if not candidates and rises:
+        return None, first, (f"the detectors agreed on {rises} rise{'s' * (rises > 1)} in errors, but errors "
+                             f"fell again after the last one (on {max(recent_down).date()}), so no single "
+                             "start explains the current degradation")
     if not candidates:
-        return None, first, "no change point where the detectors agreed"
+        since = f" since {lo.date()}, the last window judged not degraded" if lo is not None else ""
+        return None, first, f"no change point where the detectors agreed{since}"
     return candidates[0], first, f"change point ({', '.join(_detectors(points, candidates[0]))})"
 
 

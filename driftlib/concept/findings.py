@@ -78,8 +78,9 @@ def onset(windows: list[dict], points: list[dict], degraded, start, as_of, toler
     if recent_down:  # errors fell again after that rise: the current episode starts later
         candidates = [t for t in candidates if t > max(recent_down)]
     if not candidates and rises:
+        which = "the last one" if rises > 1 else "it"
         return None, first, (f"the detectors agreed on {rises} rise{'s' * (rises > 1)} in errors, but errors "
-                             f"fell again after the last one (on {max(recent_down).date()}), so no single "
+                             f"fell again after {which} (on {max(recent_down).date()}), so no single "
                              "start explains the current degradation")
     if not candidates:
         since = f" since {lo.date()}, the last window judged not degraded" if lo is not None else ""

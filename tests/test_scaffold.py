@@ -48,7 +48,14 @@ def test_cli_writes_params_and_prints_the_next_commands(tmp_path):
 @pytest.mark.parametrize("frame,flag,message", [
     (pd.DataFrame({"when": ["2024-01-01", "2024-01-02"], "x": [1, 2]}), [], "--target"),
     (pd.DataFrame({"x": [1.0, 2.0], "target": [0, 1]}), [], "--timestamp"),
-    (pd.DataFrame({"t": ["2024-01-01"] * 4, "x": [1.0] * 4, "target": ["a", "b", "c", "d"]}), [], "4 classes"),
+    (pd.DataFrame({"t": ["2024-01-01"] * 4, "x": [1.0] * 4, "target": ["a", "b", "c", "d"]}), [], "--positive-label"),
+    (pd.DataFrame({"t": ["2024-01-01"] * 4, "x": [1.0] * 4, "target": ["a", "b", "c", "d"]}),
+     ["--positive-label", "e"], "'e' is not a value of target 'target' (values: a, b, c, d)"),
+    (pd.DataFrame({"t": ["2024-01-01"] * 4, "x": [1.0] * 4, "target": ["good", "bad"] * 2}), [], "--positive-label"),
+    (pd.DataFrame({"t": ["2024-01-01"] * 4, "x": [1.0] * 4, "target": [1, 2, 3, 4]}), [], "--task regression"),
+    (pd.DataFrame({"t": ["2024-01-01"] * 4, "x": [1.0] * 4, "target": ["a", "b"] * 2}), ["--task", "regression"],
+     "--task regression: target 'target' is not numeric"),
+    (pd.DataFrame({"t": ["2024-01-01"] * 4, "x": [1.0] * 4, "target": [0, 1] * 2}), ["--task", "ranking"], "--task"),
 ])
 def test_what_cannot_be_inferred_is_asked_for_in_one_line(tmp_path, frame, flag, message):
     data = tmp_path / "t.csv"
@@ -82,3 +89,34 @@ def test_other_time_columns_are_not_features_and_a_later_one_is_the_label_time(t
     out = tmp_path / "params.yaml"
     out.write_text(scaffold.render(p, out))
     assert load_params(out).columns.label_timestamp == "counted_at"
+
+
+def test_a_multiclass_target_is_monitored_one_class_against_the_rest(tmp_path):
+    """Before, init refused any target with more than two classes and had no way to name the class."""
+    rng = np.random.default_rng(0)
+    n = 600
+    x = rng.normal(size=n)
+    weather = np.where(x > 0.8, "rain", np.where(x < -0.8, "snow", np.where(rng.random(n) < 0.5, "sun", "fog")))
+    frame = pd.DataFrame({"date": pd.date_range("2022-01-01", periods=n, freq="D").strftime("%Y/%m/%d"),
+                          "x": x, "wind": rng.gamma(2.0, size=n), "weather": weather})
+    data = tmp_path / "weather.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "params.yaml"
+    res = CliRunner().invoke(app, ["init", "--data", str(data), "--target", "weather", "--positive-label", "Rain",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    params = load_params(out)
+    assert params.task == "classification" and params.columns.positive_label == "rain"
+    from driftlib.data.tables import encode_labels
+    assert encode_labels(frame["weather"], params).sum() == (weather == "rain").sum()
+
+
+def test_init_with_task_regression_reads_a_small_integer_target_as_numbers(tmp_path):
+    frame = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=60, freq="D").astype(str),
+                          "x": np.arange(60.0), "stars": np.arange(60) % 5 + 1})
+    data = tmp_path / "reviews.csv"
+    frame.to_csv(data, index=False)
+    p = scaffold.plan(data, target="stars", task="regression")
+    out = tmp_path / "params.yaml"
+    out.write_text(scaffold.render(p, out))
+    assert load_params(out).task == "regression" and p.positive_label is None

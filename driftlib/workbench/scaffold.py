@@ -163,17 +163,39 @@ def _target_column(df: pd.DataFrame, given: str | None) -> str:
     raise InputError("no target column found (looked for " + ", ".join(TARGET_NAMES) + "): pass --target COLUMN")
 
 
-def _task(y: pd.Series) -> tuple[str, object]:
-    values = y.dropna().unique()
-    if len(values) <= 2 or not pd.api.types.is_numeric_dtype(y):
-        if len(values) > 2:
-            raise InputError(f"target '{y.name}' has {len(values)} classes: driftlib monitors binary "
-                             "classifiers and regressors (map the target to two values first)")
-        positive = _positive(values)
-        return "classification", positive
-    if pd.api.types.is_float_dtype(y) or len(values) > 20:
+def _task(y: pd.Series, task: str | None = None, positive_label: str | None = None) -> tuple[str, object]:
+    """(task, positive class): a numeric target with many values is a regression; anything else a
+    binary classification, of one class against the rest when the target has more than two."""
+    from driftlib.data.tables import label_classes, _label_key
+
+    classes = label_classes(y)
+    shown = ", ".join(map(str, classes[:10])) + (" …" if len(classes) > 10 else "")
+    if task == "regression" or (task is None and positive_label is None and _is_regression(y, classes)):
+        if not pd.api.types.is_numeric_dtype(y):
+            raise InputError(f"--task regression: target '{y.name}' is not numeric (values: {shown})")
         return "regression", None
-    raise InputError(f"target '{y.name}' has {len(values)} integer values: pass --task regression or map it to two values")
+    if positive_label is not None:
+        keys = {_label_key(c): c for c in classes}
+        if _label_key(positive_label) not in keys:
+            raise InputError(f"--positive-label: '{positive_label}' is not a value of target '{y.name}' "
+                             f"(values: {shown})")
+        return "classification", keys[_label_key(positive_label)]
+    if len(classes) > 2:
+        raise InputError(f"target '{y.name}' has {len(classes)} classes ({shown}): pass --positive-label CLASS "
+                         "to monitor one class against the rest (driftlib monitors binary classifiers and "
+                         "regressors)" + (", or --task regression" if pd.api.types.is_numeric_dtype(y) else ""))
+    positive = _positive(classes)
+    if positive is None and len(classes) == 2:
+        raise InputError(f"target '{y.name}': cannot tell which of {shown} is the positive class: "
+                         "pass --positive-label CLASS")
+    return "classification", positive
+
+
+def _is_regression(y: pd.Series, classes: list) -> bool:
+    """Floats with more than two values, or integers with more than 20."""
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y) or len(classes) <= 2:
+        return False
+    return pd.api.types.is_float_dtype(y) or len(classes) > 20
 
 
 def _positive(values) -> object:
@@ -192,7 +214,7 @@ def _is_id(s: pd.Series, n: int) -> bool:
 
 
 def plan(data: str | Path, *, target: str | None = None, timestamp: str | None = None,
-         name: str | None = None, task: str | None = None) -> Plan:
+         name: str | None = None, task: str | None = None, positive_label: str | None = None) -> Plan:
     """Read the table and infer everything a params file needs."""
     from driftlib.data.features import infer_feature_types
     from driftlib.data.tables import read_table
@@ -205,8 +227,7 @@ def plan(data: str | Path, *, target: str | None = None, timestamp: str | None =
     if times is None or times.notna().sum() < 2:
         raise InputError(f"{data}: column '{ts_col}' does not hold dates or times")
     target_col = _target_column(df, target)
-    inferred_task, positive = _task(df[target_col])
-    task = task or inferred_task
+    task, positive = _task(df[target_col], task, positive_label)
     ids = [c for c in df.columns if c not in (ts_col, target_col) and _is_id(df[c], len(df))]
     exclude = [ts_col, target_col, *ids, "prediction", "probability"]
     numeric, categorical = infer_feature_types(df, exclude)
@@ -289,6 +310,8 @@ def render(p: Plan, params_path: Path, *, model: str | None = None) -> str:
         "  prediction: prediction       # computed with the current model when the table has none",
         "  probability: probability" if p.task == "classification" else "  probability: null",
     ]
+    if p.task == "classification" and p.positive_label is not None:
+        lines.append(f"  positive_label: {_q(p.positive_label)}   # the class that counts as positive (1)")
     if p.id:
         lines.append(f"  id: {_q(p.id)}")
     if p.label_timestamp:

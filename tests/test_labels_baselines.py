@@ -266,3 +266,35 @@ def test_an_unknown_onset_says_whether_the_detectors_saw_rises_that_fell_again()
     onset, first, basis = F.onset(windows, [], True, d(21), d(28), pd.Timedelta("7D"))
     assert onset is None and basis == ("no change point where the detectors agreed since 2024-01-01, "
                                        "the last window judged not degraded")
+
+
+@pytest.mark.parametrize("learner", ["hgb", "linear"])
+def test_a_rare_class_leaves_the_concept_test_undetermined_never_no_change(learner):
+    """Seattle weather (vega_datasets) one-vs-rest for 'rain': 2 rains in the reference sample crashed notebook 03
+    (HistGradientBoosting's stratified split: 'The least populated classes in y have only 1 member')."""
+    from driftlib.concept.shift import ConceptShiftTest
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600)})
+    y = np.zeros(600)
+    y[[3, 40]] = 1.0  # two positives in the reference, one in the window
+    test = ConceptShiftTest("classification", learner, alpha=0.01).fit(X.iloc[:300], y[:300])
+    res = test.score(X.iloc[300:].reset_index(drop=True), np.r_[np.zeros(299), 1.0])
+    assert res.drift is None and np.isnan(res.p_value)
+    assert "too few positive labels" in res.reason and "2 in the reference sample and 1 in the window" in res.reason
+
+
+def test_a_window_with_a_rare_class_is_insufficient_labels_with_the_reason():
+    world = make_world(seed=3, n_production=3000, test_windows=False)
+    prod = world.production.copy()
+    labelled = prod.index[prod["y"].notna()]
+    prod.loc[labelled, "y"] = 0.0
+    prod.loc[labelled[:2], "y"] = 1.0  # two positives among ~3,000 labels
+    ref = world.reference.copy()
+    ref["y"] = 0.0
+    ref.loc[ref.index[:3], "y"] = 1.0
+    report = ConceptDriftAnalyzer(world.params).fit(ref).score(prod, as_of=world.as_of)
+    assert report.verdict == "insufficient labels"
+    assert report.current["concept_test"]["drift"] is None
+    assert "concept drift undetermined (too few positive labels" in report.headline
+    assert "stable" not in report.headline and "no concept drift" not in report.headline

@@ -276,7 +276,7 @@ class ConceptDriftAnalyzer:
         """Everything a window's result depends on besides its own rows: reference, settings, seed."""
         from driftlib.core.cache import key_of
 
-        return key_of("concept-window-v1", self._used(ref), self.params.concept.model_dump(mode="json", exclude={"n_jobs"}),
+        return key_of("concept-window-v2", self._used(ref), self.params.concept.model_dump(mode="json", exclude={"n_jobs"}),
                       self.params.columns.model_dump(mode="json"), self.task, self.seed,
                       sorted(self.numeric_), sorted(self.categorical_))
 
@@ -377,7 +377,8 @@ class ConceptDriftAnalyzer:
             return {"concept_test": None, "data_drift": data,
                     "verdict": verdict(len(lab), self.cfg.min_labels, None, None)}
         tests = self._concept_tests(lab)
-        concept = any(t["drift"] for t in tests.values())
+        flags = [t["drift"] for t in tests.values()]
+        concept = True if any(flags) else (None if None in flags else False)  # undetermined is never "no"
         return {"concept_test": {"drift": concept, "alpha": self.cfg.alpha, "tests": tests}, "data_drift": data,
                 "verdict": verdict(len(lab), self.cfg.min_labels, concept, data and data["drifted"])}
 

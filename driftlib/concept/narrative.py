@@ -43,6 +43,9 @@ def run_window_lines(report: ConceptReport, served, period: str) -> list[str]:
         lines.append(f"- **Insufficient data:** {report.insufficient}.")
     tests = (cur.get("concept_test") or {}).get("tests", {})
     for name, t in tests.items():
+        if t.get("drift") is None:
+            lines.append(f"- Concept test on {name}: **undetermined** — {t.get('reason') or 'not run'}.")
+            continue
         lines.append(f"- Concept test on {name}: p = {t['p_value']:.2g} → {'change' if t['drift'] else 'no change'} "
                      f"(level {cur['concept_test']['alpha'] / len(tests):.3g}).")
     dd = cur.get("data_drift") or {}

@@ -207,7 +207,11 @@ def headline(r: ConceptReport) -> str:
         state = "Model performing better than the reference"
     else:
         state = "Model performing as in the reference"
-    if r.verdict == "insufficient labels":
+    untested = [t["reason"] for t in ((r.current.get("concept_test") or {}).get("tests") or {}).values()
+                if t.get("drift") is None and t.get("reason")]
+    if r.verdict == "insufficient labels" and untested:
+        why = f"concept drift undetermined ({untested[0]})"
+    elif r.verdict == "insufficient labels":
         why = f"too few labels to test for concept drift ({r.current['n_labelled']:,} labelled)"
     else:
         why = VERDICT_TEXT.get(r.verdict, r.verdict)

@@ -172,11 +172,12 @@ def feature_frame(frames: list[pd.DataFrame], numeric: list[str], categorical: l
 
 @dataclass
 class ShiftTestResult:
-    """One-sided test of 'knowing the period lowers held-out loss'; `drift` when p < alpha."""
+    """One-sided test of 'knowing the period lowers held-out loss'; `drift` when p < alpha, None
+    (with `reason`) when the labels hold too few of a class for the learners to be fitted."""
 
     statistic: float
     p_value: float
-    drift: bool
+    drift: bool | None
     n: int
     n_reference: int
     loss_without_period: float
@@ -184,9 +185,13 @@ class ShiftTestResult:
     relative_gain: float
     learner: str
     test: str = "features"
+    reason: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+MIN_PER_CLASS = 5  # fewer labels of a class than this in a fold's training rows: P(y|x) cannot be learned
 
 
 class ConceptShiftTest:
@@ -214,6 +219,12 @@ class ConceptShiftTest:
         ref_idx = rng.choice(len(self.X_ref_), size=n_ref, replace=False)
         X_ref, y_ref = self.X_ref_.iloc[ref_idx], self.y_ref_[ref_idx]
         folds = rng.permutation(len(X)) % self.n_folds
+        reason = self._too_few(y, y_ref, folds)
+        if reason:
+            nan = float("nan")
+            return ShiftTestResult(statistic=nan, p_value=nan, drift=None, n=len(X), n_reference=n_ref,
+                                   loss_without_period=nan, loss_with_period=nan, relative_gain=nan,
+                                   learner=self.learner, reason=reason)
         with threadpool_limits(1):  # many small fits: on a shared machine threads cost more than they give
             l0, l1 = self._cross_fit(X, y, X_ref, y_ref, folds)
         z, p = _one_sided_z(l0 - l1)
@@ -221,6 +232,21 @@ class ConceptShiftTest:
                                loss_without_period=float(l0.mean()), loss_with_period=float(l1.mean()),
                                relative_gain=float((l0.mean() - l1.mean()) / l0.mean()) if l0.mean() > 0 else 0.0,
                                learner=self.learner)
+
+    def _too_few(self, y: np.ndarray, y_ref: np.ndarray, folds: np.ndarray) -> str | None:
+        """Why a fold's training rows (reference sample + the other folds) hold too few of a class."""
+        if self.task == "regression":
+            return None
+        for k in range(self.n_folds):
+            yt = np.r_[y_ref, y[folds != k]]
+            positives = int((yt == 1).sum())
+            fewest = min(positives, len(yt) - positives)
+            if fewest < MIN_PER_CLASS:
+                kind = "positive" if positives == fewest else "negative"
+                return (f"too few {kind} labels to learn P(y|x): {int((y_ref == (kind == 'positive')).sum())} "
+                        f"in the reference sample and {int((y == (kind == 'positive')).sum())} in the window, "
+                        f"fewer than {MIN_PER_CLASS} in the rows each fold learns from")
+        return None
 
     def _cross_fit(self, X, y, X_ref, y_ref, folds) -> tuple[np.ndarray, np.ndarray]:
         """Held-out losses of the window rows, without and with the period flag."""

@@ -298,3 +298,12 @@ def test_a_window_with_a_rare_class_is_insufficient_labels_with_the_reason():
     assert report.current["concept_test"]["drift"] is None
     assert "concept drift undetermined (too few positive labels" in report.headline
     assert "stable" not in report.headline and "no concept drift" not in report.headline
+
+
+def test_calibration_test_on_one_class_is_undetermined_not_a_crash():
+    from driftlib.concept.shift import CalibrationShiftTest
+
+    rng = np.random.default_rng(1)
+    test = CalibrationShiftTest("classification", 0.01).fit(rng.uniform(0.01, 0.3, 400), np.zeros(400))
+    res = test.score(rng.uniform(0.01, 0.3, 300), np.r_[np.zeros(298), 1.0, 1.0])
+    assert res.drift is None and "too few positive labels" in res.reason and "2 in the reference" in res.reason

@@ -279,10 +279,11 @@ class CalibrationTestResult:
     statistic: float
     df: int
     p_value: float
-    drift: bool
+    drift: bool | None
     n: int
     n_reference: int
     test: str = "calibration"
+    reason: str | None = None  # why `drift` is None: too few labels of a class
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -318,8 +319,15 @@ class CalibrationShiftTest:
         d = np.r_[np.zeros(len(self.s_ref_)), np.ones(len(y) - len(self.s_ref_))][:, None]
         X0, X1 = B, np.hstack([B, d, d * B])
         df = X1.shape[1] - X0.shape[1]
-        stat, p = (_lr_logistic if self.task == "classification" else _f_ols)(X0, X1, y, df)
         n_ref = len(self.s_ref_)
+        positives = int((y == 1).sum()) if self.task == "classification" else MIN_PER_CLASS
+        if min(positives, len(y) - positives) < MIN_PER_CLASS:
+            kind = "positive" if positives < len(y) - positives else "negative"
+            return CalibrationTestResult(
+                statistic=float("nan"), df=df, p_value=float("nan"), drift=None, n=len(y) - n_ref,
+                n_reference=n_ref, reason=f"too few {kind} labels to compare calibration: "
+                f"{min(positives, len(y) - positives)} in the reference and window together, fewer than {MIN_PER_CLASS}")
+        stat, p = (_lr_logistic if self.task == "classification" else _f_ols)(X0, X1, y, df)
         return CalibrationTestResult(statistic=stat, df=df, p_value=p, drift=bool(p < self.alpha),
                                      n=len(y) - n_ref, n_reference=n_ref)
 

@@ -120,3 +120,21 @@ def test_init_with_task_regression_reads_a_small_integer_target_as_numbers(tmp_p
     out = tmp_path / "params.yaml"
     out.write_text(scaffold.render(p, out))
     assert load_params(out).task == "regression" and p.positive_label is None
+
+
+def test_a_small_monthly_table_gets_retraining_minimums_its_windows_can_meet(tmp_path):
+    """vega_datasets' us-employment (120 monthly rows): init wrote min_train_rows = 30 and
+    min_holdout_rows = 20 beside a 2-year window (24 rows) and a 6-month holdout (6 rows), so notebook 04
+    refused to retrain on every run."""
+    rng = np.random.default_rng(0)
+    months = pd.date_range("2006-01-01", periods=120, freq="MS")
+    df = pd.DataFrame({"month": months.strftime("%Y-%m-%d"), "x": rng.normal(size=120),
+                       "change": rng.normal(100, 50, size=120)})
+    df.to_csv(tmp_path / "m.csv", index=False)
+    p = scaffold.plan(tmp_path / "m.csv", target="change")
+    in_window = p.rows_per_day * p.retrain_window_days
+    in_holdout = p.rows_per_day * p.holdout_days
+    assert p.min_train_rows <= in_window - in_holdout and p.min_holdout_rows <= in_holdout
+    out = tmp_path / "params.yaml"
+    out.write_text(scaffold.render(p, out))
+    assert load_params(out).retrain.min_holdout_rows == p.min_holdout_rows  # validates as written

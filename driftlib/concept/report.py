@@ -152,7 +152,7 @@ def better_than_reference(win: dict, metric: str) -> bool:
 
 VERDICT_TEXT = {
     "stable": "no concept or data drift",
-    "data drift only": "the inputs moved but P(y|x) did not, so the label-free estimate applies",
+    "data drift only": "the inputs moved; the concept tests found no change in P(y|x), so the label-free estimate applies",
     "concept drift": "P(y|x) changed (concept drift)",
     "both": "the inputs moved and P(y|x) changed (data and concept drift)",
 }

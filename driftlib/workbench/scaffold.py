@@ -22,6 +22,9 @@ WINDOWS = ((1, "1D"), (7, "7D"), (30, "30D"), (91, "91D"), (365, "365D"), (730, 
 ID_RE = re.compile(r"(^id$|_id$|^id_|uuid|guid)", re.I)
 
 
+MIN_ROWS_ACCEPTED = 10  # the lower bound of retrain.min_train_rows and retrain.min_holdout_rows
+
+
 @dataclass
 class Plan:
     """What `init` inferred about the table, and the settings it derived."""
@@ -64,11 +67,16 @@ class Plan:
 
     @property
     def holdout_days(self) -> int:
-        return int(max(14, self.window_days * 2, math.ceil(self.cadence_days)))
+        """Two windows, and long enough to hold 1.5x the smallest holdout the config accepts."""
+        floor = math.ceil(1.5 * MIN_ROWS_ACCEPTED / self.rows_per_day)
+        return int(max(14, self.window_days * 2, math.ceil(self.cadence_days), floor))
 
     @property
     def retrain_window_days(self) -> int:
-        return int(max(60, self.window_days * 8, self.cadence_days * 3))
+        """Eight windows, and long enough that the rows before the holdout hold 2.5x the smallest
+        training set the config accepts."""
+        floor = self.holdout_days + math.ceil(2.5 * MIN_ROWS_ACCEPTED / self.rows_per_day)
+        return int(max(60, self.window_days * 8, self.cadence_days * 3, floor))
 
     @property
     def rows_per_day(self) -> float:
@@ -76,7 +84,8 @@ class Plan:
 
     @property
     def min_holdout_rows(self) -> int:
-        return int(max(20, min(500, self.rows_per_day * self.holdout_days // 2)))
+        """Half of what the holdout (`holdout_days`) holds: a minimum above that refuses every retraining."""
+        return int(max(MIN_ROWS_ACCEPTED, min(500, self.rows_per_day * self.holdout_days // 2)))
 
     @property
     def min_train_rows(self) -> int:
@@ -84,8 +93,8 @@ class Plan:
         window (`retrain_window_days`) holds: otherwise every retraining is refused for too few rows."""
         share = (self.train_end - self.first) / max(self.last - self.first, pd.Timedelta(days=1))
         n_train = self.n_rows * share
-        n_window = self.rows_per_day * self.retrain_window_days
-        return int(max(30, min(1000, n_train // 2, n_window // 2)))
+        n_window = self.rows_per_day * (self.retrain_window_days - self.holdout_days)
+        return int(max(MIN_ROWS_ACCEPTED, min(1000, n_train // 2, n_window // 2)))
 
     @property
     def first_run_date(self) -> str:

@@ -120,6 +120,9 @@ def test_init_with_task_regression_reads_a_small_integer_target_as_numbers(tmp_p
     out = tmp_path / "params.yaml"
     out.write_text(scaffold.render(p, out))
     assert load_params(out).task == "regression" and p.positive_label is None
+    assert "task: regression                # as given to init" in out.read_text()
+    inferred = scaffold.render(scaffold.plan(data, target="x"), out)
+    assert "# inferred from the target 'x'" in inferred
 
 
 def test_a_small_monthly_table_gets_retraining_minimums_its_windows_can_meet(tmp_path):
@@ -138,3 +141,13 @@ def test_a_small_monthly_table_gets_retraining_minimums_its_windows_can_meet(tmp
     out = tmp_path / "params.yaml"
     out.write_text(scaffold.render(p, out))
     assert load_params(out).retrain.min_holdout_rows == p.min_holdout_rows  # validates as written
+
+
+@pytest.mark.parametrize("values,positive", [(["N", "Y"], "Y"), (["neg", "pos"], "pos"), ([0, 1], 1),
+                                             (["no", "yes"], "yes"), ([False, True], True)])
+def test_init_infers_the_positive_class_of_every_pair_the_label_encoder_knows(tmp_path, values, positive):
+    frame = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=40, freq="D").astype(str),
+                          "x": np.arange(40.0), "target": values * 20})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    p = scaffold.plan(tmp_path / "t.csv")
+    assert p.task == "classification" and str(p.positive_label) == str(positive)

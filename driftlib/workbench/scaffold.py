@@ -47,6 +47,7 @@ class Plan:
     reference_end: pd.Timestamp
     positive_label: object = None
     label_timestamp: str | None = None
+    task_given: bool = False  # --task or --positive-label said it; otherwise inferred from the target
 
     @property
     def rows_per_window(self) -> float:
@@ -208,11 +209,14 @@ def _is_regression(y: pd.Series, classes: list) -> bool:
 
 
 def _positive(values) -> object:
-    """The positive class where it is unambiguous (1, True, yes…); None leaves it to the params."""
-    as_str = {str(v).strip().lower() for v in values}
-    for pos in ("1", "true", "yes", "1.0"):
-        if pos in as_str:
-            return next(v for v in values if str(v).strip().lower() == pos)
+    """The positive class where it is unambiguous (the pairs the label encoder knows: 0/1, no/yes,
+    n/y, negative/positive…); None leaves it to --positive-label."""
+    from driftlib.data.tables import KNOWN_PAIRS, _label_key
+
+    keys = {_label_key(v): v for v in values}
+    for neg, pos in KNOWN_PAIRS:
+        if set(keys) <= {neg, pos} and pos in keys:
+            return keys[pos]
     return None
 
 
@@ -236,6 +240,7 @@ def plan(data: str | Path, *, target: str | None = None, timestamp: str | None =
     if times is None or times.notna().sum() < 2:
         raise InputError(f"{data}: column '{ts_col}' does not hold dates or times")
     target_col = _target_column(df, target)
+    given = task is not None or positive_label is not None
     task, positive = _task(df[target_col], task, positive_label)
     ids = [c for c in df.columns if c not in (ts_col, target_col) and _is_id(df[c], len(df))]
     exclude = [ts_col, target_col, *ids, "prediction", "probability"]
@@ -252,7 +257,7 @@ def plan(data: str | Path, *, target: str | None = None, timestamp: str | None =
     categorical = [c for c in categorical if c not in stamps]
     return Plan(name or _name(data), str(data), ts_col, target_col, task, numeric, categorical,
                 ids[0] if ids else None, len(df), first, last, cadence, window_days, window,
-                train_end, reference_end, positive, label_ts)
+                train_end, reference_end, positive, label_ts, given)
 
 
 def _window(n_rows: int, span_days: float, cadence_days: float) -> tuple[int, str]:
@@ -302,7 +307,8 @@ def render(p: Plan, params_path: Path, *, model: str | None = None) -> str:
         f"# typical time step {_duration(p.cadence_days)}. Edit freely; `driftlib run` validates it.",
         f"name: {p.name}",
         "root: .                       # relative paths below are relative to this file's folder",
-        f"task: {p.task}                # inferred from the target '{p.target}'",
+        f"task: {p.task}                # " + ("as given to init" if p.task_given
+                                              else f"inferred from the target '{p.target}'"),
         "",
         "reference:                     # the period the model is judged against",
         f"  path: {_q(rel)}",

@@ -307,3 +307,22 @@ def test_calibration_test_on_one_class_is_undetermined_not_a_crash():
     test = CalibrationShiftTest("classification", 0.01).fit(rng.uniform(0.01, 0.3, 400), np.zeros(400))
     res = test.score(rng.uniform(0.01, 0.3, 300), np.r_[np.zeros(298), 1.0, 1.0])
     assert res.drift is None and "too few positive labels" in res.reason and "2 in the reference" in res.reason
+
+
+def test_a_reference_whose_label_mix_moved_since_training_is_a_warning(tmp_path):
+    """seattle-weather one-vs-rest for 'rain': 42.6% rain in training, 0.7% in the reference (the label
+    definition changed after 2013), and notebook 01 said nothing; 03 then judged the model 'as in the reference'."""
+    from driftlib.data.capture import label_mix_warning
+
+    old = _frame(1500, seed=1)
+    params = _toy(tmp_path, old)
+    reg = Registry.from_params(params)
+    card = reg.card(train_initial(params, registry=reg))
+    trained = card["training"]["window"]["label_mean"]
+    assert trained == pytest.approx(old["y"].mean())
+    rare = old.assign(y=np.r_[np.ones(10), np.zeros(len(old) - 10)])
+    text = label_mix_warning(params, card, rare)
+    assert text.startswith(f"the baseline's positive labels (0.7% of {len(old):,} rows) are far from the training "
+                           f"data's ({trained:.1%} of {card['training']['window']['rows']:,})")
+    assert label_mix_warning(params, card, old) is None  # the same mix
+    assert label_mix_warning(params, {"training": {"window": {"rows": 5}}}, rare) is None  # older cards: silent

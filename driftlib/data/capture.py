@@ -81,7 +81,7 @@ def capture_text(cap: Capture) -> str:
             f"**{cap.loaded.version}**. Fingerprint `{cap.profile.fingerprint[:16]}` — "
             + ("**new or changed** since the last capture." if cap.changed else "unchanged since the last capture.")
             + f"\n\n**Baseline: {base.kind}** — {base.why}."
-            + "".join(f"\n\n⚠️ **Warning:** {w}." for w in base.warnings))
+            + "".join(f"\n\n⚠️ **Warning:** {w}." for w in warnings_of(cap)))
 
 
 def headline(cap: Capture) -> str:
@@ -129,13 +129,40 @@ def positive_rate(params, rows: pd.DataFrame) -> float | None:
     return float(np.nanmean(encode_labels(rows[target], params)))
 
 
+LABEL_MIX_ODDS = 3.0  # odds of a positive label this many times higher or lower than in training: warn
+
+
+def label_mix_warning(params, card: dict, rows: pd.DataFrame) -> str | None:
+    """Why the baseline's label mix is not the one the model learned (classifiers, from the card's
+    `training.window.label_mean`): every comparison against this baseline then starts from another world,
+    e.g. a label definition that changed between training and reference."""
+    window = ((card or {}).get("training") or {}).get("window") or {}
+    trained = window.get("label_mean")
+    now = positive_rate(params, rows) if params.task == "classification" else None
+    if trained is None or now is None or not np.isfinite(now):
+        return None
+    odds = lambda p: (p + 1e-3) / (1 - p + 1e-3)  # noqa: E731  (finite at 0 and 1)
+    ratio = odds(now) / odds(trained)
+    if 1 / LABEL_MIX_ODDS < ratio < LABEL_MIX_ODDS:
+        return None
+    return (f"the baseline's positive labels ({now:.1%} of {len(rows):,} rows) are far from the training "
+            f"data's ({trained:.1%} of {window.get('rows', 0):,}): the model learned another label mix; check "
+            "whether the label definition changed, or retrain on recent data")
+
+
+def warnings_of(cap: Capture) -> list[str]:
+    """The baseline's warnings and, where the label mix moved since training, that one."""
+    mix = label_mix_warning(cap.params, cap.loaded.card, cap.rows)
+    return [*cap.baseline.warnings, *([mix] if mix else [])]
+
+
 def summarise(cap: Capture) -> ReferenceSummary:
-    """Notebook 01's typed result; the baseline's warnings are the run's warnings."""
+    """Notebook 01's typed result; the baseline's warnings (and a moved label mix) are the run's warnings."""
     return ReferenceSummary(
         headline=headline(cap), n_rows=len(cap.rows), start=cap.start, end=cap.end,
         fingerprint=cap.profile.fingerprint, changed=cap.changed, model_version=cap.loaded.version,
         numeric=cap.numeric, categorical=cap.categorical, positive_rate=positive_rate(cap.params, cap.rows),
-        baseline=cap.baseline.info(), warnings=cap.baseline.warnings)
+        baseline=cap.baseline.info(), warnings=warnings_of(cap))
 
 
 def save_profile(cap: Capture) -> Path:

@@ -161,11 +161,15 @@ class RetrainDecision:
         return out
 
 
-def _window_info(df: pd.DataFrame, ts: str, weights=None) -> dict:
+def _window_info(df: pd.DataFrame, ts: str, weights=None, target: str | None = None) -> dict:
+    """Span, size and fingerprint of a training or holdout window; with `target` (encoded labels) also
+    `label_mean`, the positive share of a classifier's labels: notebook 01 compares the reference's with it."""
     from driftlib.data.reference import fingerprint_frame
 
     info = {"start": df[ts].min(), "end": df[ts].max(), "rows": int(len(df)),
             "fingerprint": fingerprint_frame(df.drop(columns=[ts]).reset_index(drop=True))}
+    if target and target in df.columns and len(df):
+        info["label_mean"] = float(np.nanmean(df[target].to_numpy(float)))
     if weights is not None:
         info["effective_rows"] = float(np.sum(weights) ** 2 / np.sum(np.square(weights)))
     return info
@@ -282,7 +286,8 @@ def _retrain(params: Params, labelled: pd.DataFrame, registry: Registry | None,
     leak = _leak_warning(champion.card, cut)
     reasons = reasons + ([leak] if leak else []) + notes
     metric = comparison.metric
-    training = {**_window_info(train[[ts, *numeric, *categorical, params.columns.target]], ts, weights),
+    training = {**_window_info(train[[ts, *numeric, *categorical, params.columns.target]], ts, weights,
+                               params.columns.target),
                 "strategy": cfg.strategy}
     holdout_info = _window_info(holdout[[ts, *numeric, *categorical, params.columns.target]], ts)
     card = {"training": {"window": training, "trigger": trigger},
@@ -373,7 +378,7 @@ def train_initial(params: Params, *, registry: Registry | None = None,
     with threadpool_limits(limits=params.retrain.fit_threads):
         model = fit_model(params, df)
         metrics = _reference_metrics(params, model)
-    card = {"training": {"window": {**_window_info(df[[ts, *numeric, *categorical, target]], ts),
+    card = {"training": {"window": {**_window_info(df[[ts, *numeric, *categorical, target]], ts, target=target),
                                     "strategy": "initial", "source": params.model.train.model_dump()},
                          "trigger": "initial"},
             "features": {"numeric": numeric, "categorical": categorical},

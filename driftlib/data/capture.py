@@ -152,7 +152,7 @@ def label_mix_warning(params, card: dict, rows: pd.DataFrame) -> str | None:
 
 def warnings_of(cap: Capture) -> list[str]:
     """The baseline's warnings and, where the label mix moved since training, that one."""
-    mix = label_mix_warning(cap.params, cap.loaded.card, cap.rows)
+    mix = label_mix_warning(cap.params, getattr(cap.loaded, "card", None), cap.rows)
     return [*cap.baseline.warnings, *([mix] if mix else [])]
 
 
